@@ -96,6 +96,9 @@ class Engine(Protocol):
     def start(self) -> None:
         """Load what the engine needs; raise EngineError naming what is missing."""
 
+    def check(self, request: GenerationRequest) -> None:
+        """Refuse with InputError what this engine cannot honour; called at submit, before any charge."""
+
     def generate(
         self, request: GenerationRequest, progress: ProgressCallback, should_stop: StopCheck
     ) -> GeneratedVideo: ...

@@ -1,0 +1,72 @@
+"""The FastAPI application: routes, error handlers, and the runtime's start and stop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
+from sqlalchemy import text
+
+from reelserve import __version__
+from reelserve.api import files, models, predictions
+from reelserve.api.dependencies import runtime_of
+from reelserve.api.errors import install_error_handlers
+from reelserve.catalog.routes import ROUTES
+from reelserve.config import Settings
+from reelserve.runtime import Runtime, build_runtime
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    if runtime is None:
+        runtime = build_runtime(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(runtime.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runtime.stop)
+
+    app = FastAPI(
+        title="reelserve",
+        version=__version__,
+        description="Self-hosted video generation behind the v3 predictions API.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(predictions.router)
+    app.include_router(models.router)
+    app.include_router(files.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(request: Request) -> JSONResponse:
+        current = runtime_of(request)
+        with current.database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return JSONResponse(
+            {"status": "ok", "version": __version__, "workers": current.settings.workers}
+        )
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    _, definitions = models_json_schema(
+        [(route.params_model, "validation") for route in ROUTES.values()],
+        ref_template="#/components/schemas/{model}",
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+    app.openapi_schema = schema
+    return schema

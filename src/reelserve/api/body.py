@@ -1,0 +1,31 @@
+"""Reading a JSON request body with a size cap, answering malformed input with InputError."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+
+from reelserve.errors import InputError
+
+
+async def read_json_body(request: Request, max_bytes: int) -> Any:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise InputError(f"Content-Type must be application/json (got {media_type})")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise InputError(f"request body is {declared} bytes; the limit is {max_bytes}")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks.extend(chunk)
+        if len(chunks) > max_bytes:
+            raise InputError(f"request body exceeds the limit of {max_bytes} bytes")
+    if not chunks.strip():
+        raise InputError("the request body is empty; send a JSON object")
+    try:
+        return json.loads(chunks)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"the request body is not valid JSON: {exc}") from None

@@ -1,0 +1,85 @@
+"""The generation routes and the result endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from reelserve.api.body import read_json_body
+from reelserve.api.dependencies import authenticated_key, public_base_url, runtime_of
+from reelserve.api.envelope import success
+from reelserve.api.presenters import prediction_data
+from reelserve.catalog.routes import ROUTES, ModelRoute
+from reelserve.service.keys import KeyInfo
+from reelserve.service.views import PredictionView
+
+SYNC_POLL_SECONDS = 0.2
+SYNC_TIMEOUT_MESSAGE = "Sync mode timed out"
+
+router = APIRouter()
+
+
+def _submit_endpoint(route: ModelRoute) -> Callable[..., Awaitable[JSONResponse]]:
+    async def submit(request: Request, key: KeyInfo = Depends(authenticated_key)) -> JSONResponse:
+        runtime = runtime_of(request)
+        body = await read_json_body(request, runtime.settings.max_body_bytes)
+        view, wait = await run_in_threadpool(runtime.predictions.submit, key, route.id, body)
+        base_url = public_base_url(request)
+        if not wait:
+            return success(prediction_data(view, base_url, runtime.signer))
+        deadline = time.monotonic() + runtime.settings.sync_timeout_seconds
+        while not view.finished and time.monotonic() < deadline:
+            await asyncio.sleep(SYNC_POLL_SECONDS)
+            view = await run_in_threadpool(runtime.predictions.get, key, view.id)
+        if view.finished:
+            return success(prediction_data(view, base_url, runtime.signer))
+        return success(
+            prediction_data(
+                view, base_url, runtime.signer, error_override=SYNC_TIMEOUT_MESSAGE, status_override="processing"
+            )
+        )
+
+    submit.__name__ = "submit_" + route.id.replace("/", "_").replace("-", "_").replace(".", "_")
+    return submit
+
+
+for _route in ROUTES.values():
+    router.add_api_route(
+        _route.path,
+        _submit_endpoint(_route),
+        methods=["POST"],
+        summary=_route.title,
+        description=_route.description,
+        tags=["generation"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{_route.params_model.__name__}"}}
+                },
+            }
+        },
+    )
+
+
+def _result(request: Request, prediction_id: str, key: KeyInfo) -> JSONResponse:
+    runtime = runtime_of(request)
+    view: PredictionView = runtime.predictions.get(key, prediction_id)
+    return success(prediction_data(view, public_base_url(request), runtime.signer))
+
+
+@router.get("/api/v3/predictions/{prediction_id}/result", tags=["predictions"])
+def prediction_result(
+    request: Request, prediction_id: str, key: KeyInfo = Depends(authenticated_key)
+) -> JSONResponse:
+    return _result(request, prediction_id, key)
+
+
+@router.get("/api/v3/predictions/{prediction_id}", tags=["predictions"])
+def prediction(request: Request, prediction_id: str, key: KeyInfo = Depends(authenticated_key)) -> JSONResponse:
+    return _result(request, prediction_id, key)

@@ -1,0 +1,43 @@
+"""One Settings object for the whole server: environment variables REELSERVE_* and CLI options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REELSERVE_", extra="ignore")
+
+    data_dir: Path = Path("./reelserve-data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite in the data directory when unset"
+    )
+    config: Path | None = Field(default=None, description="reelserve.toml with route bindings")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=1, ge=0, description="in-process workers; 0 runs the API alone")
+    public_url: str | None = Field(
+        default=None, description="base URL clients reach this server at; taken from each request when unset"
+    )
+    secret_key: str | None = Field(default=None, description="signs file URLs; generated in data_dir when unset")
+
+    allow_private_urls: bool = False
+    allowed_url_networks: list[str] = Field(default_factory=list)
+    allowed_url_hosts: list[str] = Field(default_factory=list)
+    fetch_timeout_seconds: float = 20.0
+    fetch_max_bytes: int = 20 * 1024 * 1024
+
+    sync_timeout_seconds: float = 300.0
+    output_url_ttl_seconds: int = 7 * 24 * 3600
+    job_lease_seconds: float = 30.0
+    job_max_attempts: int = 3
+    worker_poll_seconds: float = 1.0
+    max_body_bytes: int = 40 * 1024 * 1024
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'reelserve.db').resolve()}"

@@ -1,0 +1,110 @@
+"""Assembles one running reelserve from Settings: store, storage, engines, services, workers."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelserve.catalog.bindings import RouteEngines, load_route_engines
+from reelserve.config import Settings
+from reelserve.media.fetch import FetchPolicy
+from reelserve.media.image import ImageRules
+from reelserve.queue.local import DatabaseQueue
+from reelserve.service.inputs import ImageLoader
+from reelserve.service.keys import CreatedKey, KeyService
+from reelserve.service.predictions import PredictionService
+from reelserve.storage.local import LocalStorage
+from reelserve.storage.signing import UrlSigner
+from reelserve.store.database import Database
+from reelserve.worker.pool import WorkerPool
+from reelserve.worker.runner import JobRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    storage: LocalStorage
+    signer: UrlSigner
+    engines: RouteEngines
+    queue: DatabaseQueue
+    keys: KeyService
+    predictions: PredictionService
+    pool: WorkerPool | None
+
+    def start(self) -> None:
+        if self.pool is not None:
+            self.engines.start()
+            self.pool.start()
+
+    def stop(self) -> None:
+        if self.pool is not None:
+            self.pool.stop()
+        self.engines.close()
+        self.database.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.resolved_database_url())
+    database.migrate()
+    return database
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    database = open_database(settings)
+    storage = LocalStorage(settings.data_dir / "files")
+    signer = UrlSigner(_secret(settings), settings.output_url_ttl_seconds)
+    engines = load_route_engines(settings.config)
+    queue = DatabaseQueue(database, settings.job_lease_seconds, settings.job_max_attempts)
+    image_rules = ImageRules()
+    images = ImageLoader(fetch_policy(settings), image_rules)
+    pool = None
+    if settings.workers > 0:
+        runner = JobRunner(database, storage, engines, image_rules)
+        pool = WorkerPool(settings.workers, queue, runner, settings.worker_poll_seconds)
+    return Runtime(
+        settings=settings,
+        database=database,
+        storage=storage,
+        signer=signer,
+        engines=engines,
+        queue=queue,
+        keys=KeyService(database),
+        predictions=PredictionService(database, storage, queue, engines, images),
+        pool=pool,
+    )
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    return FetchPolicy(
+        allow_private=settings.allow_private_urls,
+        allowed_networks=tuple(ipaddress.ip_network(net, strict=False) for net in settings.allowed_url_networks),
+        allowed_hosts=tuple(settings.allowed_url_hosts),
+        max_bytes=settings.fetch_max_bytes,
+        timeout_seconds=settings.fetch_timeout_seconds,
+    )
+
+
+def ensure_first_key(keys: KeyService) -> CreatedKey | None:
+    """On the first start with an empty data directory, make a key so the server is usable at once."""
+    if keys.has_any():
+        return None
+    return keys.create("default")
+
+
+def _secret(settings: Settings) -> bytes:
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path: Path = settings.data_dir / "secret.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()

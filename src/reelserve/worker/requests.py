@@ -1,0 +1,31 @@
+"""From stored request parameters (and decoded images) to what an engine is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from reelserve.engines.base import GenerationRequest, Segment
+
+
+def generation_request(
+    params: dict[str, Any],
+    image: Image.Image | None,
+    end_image: Image.Image | None,
+    voice_samples: list[Path] | None = None,
+) -> GenerationRequest:
+    return GenerationRequest(
+        prompt=params["prompt"],
+        segments=[Segment(prompt=prompt, duration=seconds) for prompt, seconds in params["segments"]],
+        duration=params["duration"],
+        aspect_ratio=params["aspect_ratio"],
+        image=image,
+        end_image=end_image,
+        negative_prompt=params.get("negative_prompt"),
+        guidance_scale=params.get("guidance_scale"),
+        sound=params["sound"],
+        voice_samples=voice_samples or [],
+        seed=params.get("seed"),
+    )
