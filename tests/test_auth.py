@@ -26,7 +26,7 @@ def test_missing_or_unknown_key_answers_401(api_server: RunningServer, authoriza
 
 def test_raw_and_bearer_keys_both_work(api_server: RunningServer, image_url: str) -> None:
     body = {"prompt": "p", "image": image_url}
-    for authorization in (api_server.key, f"Bearer {api_server.key}", f"bearer  {api_server.key} "):
+    for authorization in (api_server.key, f"Bearer {api_server.key}", f"bearer  {api_server.key}"):
         response = api_server.client.post(
             f"/api/v3/{SEED_ROUTE}", json=body, headers={"Authorization": authorization}
         )

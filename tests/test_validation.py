@@ -50,7 +50,7 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, str]] = [
     ("guidance above", SEED_ROUTE, {"prompt": "p", "guidance_scale": 1.5, "image": "IMG"},
      "guidance_scale", "1"),
     ("cfg_scale alias checked", SEED_ROUTE, {"prompt": "p", "cfg_scale": 2, "image": "IMG"},
-     "guidance_scale", "1"),
+     "cfg_scale", "1"),
     ("sound not bool", SEED_ROUTE, {"prompt": "p", "sound": "loud", "image": "IMG"}, "sound", "bool"),
     ("multi_prompt before v3.0", SEED_ROUTE, {"prompt": "p", "multi_prompt": segments("5"), "image": "IMG"},
      "multi_prompt", "not supported"),
