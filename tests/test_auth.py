@@ -35,7 +35,7 @@ def test_raw_and_bearer_keys_both_work(api_server: RunningServer, image_url: str
 
 def test_revoked_key_answers_401(start_server: ServerFactory, image_url: str) -> None:
     server = start_server(workers=0)
-    created = server.runtime.keys.create("temporary")
+    created = server.runtime.keys.create("temporary", balance_usd="10")
     assert server.submit(SEED_ROUTE, {"prompt": "p", "image": image_url}, key=created.secret).status_code == 200
     server.runtime.keys.revoke(created.info.id)
     response = server.submit(SEED_ROUTE, {"prompt": "p", "image": image_url}, key=created.secret)

@@ -21,7 +21,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 def test_keys_create_list_revoke(tmp_path: Path, image_url: str) -> None:
     data_dir = str(tmp_path / "data")
-    created = run("keys", "create", "--name", "alice", "--data-dir", data_dir)
+    created = run("keys", "create", "--name", "alice", "--balance", "5", "--data-dir", data_dir)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip().splitlines()[-1]
     assert key.startswith("sk-") and len(key) > 20
@@ -76,3 +76,22 @@ def test_bad_config_fails_at_start_with_a_clear_message(tmp_path: Path) -> None:
     result = run("serve", "--data-dir", str(tmp_path / "d"), "--config", str(config), "--port", str(free_port()))
     assert result.returncode == 2
     assert "unknown engine 'warp'" in result.stderr
+
+
+def test_operator_commands_for_money_and_limits(tmp_path: Path) -> None:
+    data_dir = str(tmp_path / "data")
+    created = run("keys", "create", "--name", "carol", "--balance", "2.50", "--rpm", "9", "--max-concurrency", "3",
+                  "--models", "kwaivgi/kling-v3.0-std/image-to-video", "--data-dir", data_dir)
+    assert created.returncode == 0, created.stderr
+    key_id = next(word for word in run("keys", "list", "--data-dir", data_dir).stdout.split()
+                  if word.startswith("key_"))
+    topped = run("keys", "topup", key_id, "1.25", "--data-dir", data_dir)
+    assert topped.returncode == 0 and "3.750000" in topped.stderr
+    shown = run("keys", "show", key_id, "--data-dir", data_dir)
+    assert shown.returncode == 0, shown.stderr
+    for expected in ("carol", "3.750000", "9", "3", "kwaivgi/kling-v3.0-std/image-to-video"):
+        assert expected in shown.stdout
+    refused = run("keys", "topup", key_id, "0", "--data-dir", data_dir)
+    assert refused.returncode == 1 and "positive" in refused.stderr
+    unknown = run("keys", "create", "--name", "x", "--models", "nope", "--data-dir", data_dir)
+    assert unknown.returncode == 1 and "unknown model route" in unknown.stderr

@@ -96,3 +96,28 @@ def test_a_job_that_keeps_crashing_its_worker_ends_failed(
     result = wait_for(second.base_url, key, prediction_id, {"completed", "failed"}, timeout=60)
     assert result["status"] == "failed"
     assert "stopped 1 times" in result["error"] and "giving up" in result["error"]
+
+
+def test_a_charged_job_runs_after_the_api_process_dies(
+    processes: list[ServerProcess], tmp_path: Path, image_url: str
+) -> None:
+    """The charge and the job are one transaction: once the API answers, the job is in the queue."""
+    data_dir = tmp_path / "data"
+    api_only = ServerProcess(data_dir, free_port(), env=ENV, workers=0)
+    processes.append(api_only)
+    key = api_only.first_key()
+    assert key
+    headers = {"Authorization": key}
+    response = httpx.post(f"{api_only.base_url}/api/v3/{SEED_ROUTE}", headers=headers, timeout=30,
+                          json={"prompt": "pan right", "image": image_url, "duration": 3})
+    assert response.status_code == 200, response.text
+    prediction_id = response.json()["data"]["id"]
+    balance = httpx.get(f"{api_only.base_url}/api/v3/balance", headers=headers).json()["data"]["balance"]
+    assert balance == pytest.approx(100 - 0.126)
+    api_only.kill()
+
+    worker = start(processes, data_dir)
+    result = wait_for(worker.base_url, key, prediction_id, {"completed", "failed"}, timeout=120)
+    assert result["status"] == "completed", result
+    after = httpx.get(f"{worker.base_url}/api/v3/balance", headers=headers).json()["data"]["balance"]
+    assert after == balance, "charged once, not refunded, not charged again"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -29,6 +30,15 @@ class Settings(BaseSettings):
     allowed_url_hosts: list[str] = Field(default_factory=list)
     fetch_timeout_seconds: float = 20.0
     fetch_max_bytes: int = 20 * 1024 * 1024
+
+    default_rpm: int = Field(default=60, ge=1, description="generation requests per minute per key")
+    default_max_concurrency: int = Field(default=4, ge=1, description="jobs in flight at once per key")
+    rate_limit_storage: str | None = Field(
+        default=None, description="`limits` storage URI shared by API processes, e.g. redis://127.0.0.1:6379"
+    )
+    first_key_balance_usd: Decimal = Field(
+        default=Decimal("100"), ge=0, description="opening balance of the admin key made on first start"
+    )
 
     sync_timeout_seconds: float = 300.0
     output_url_ttl_seconds: int = 7 * 24 * 3600

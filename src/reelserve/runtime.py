@@ -9,14 +9,17 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelserve.catalog.bindings import RouteEngines, load_route_engines
+from reelserve.catalog.bindings import RouteEngines, load_prices, load_route_engines
+from reelserve.catalog.prices import PriceList
 from reelserve.config import Settings
 from reelserve.media.fetch import FetchPolicy
 from reelserve.media.image import ImageRules
 from reelserve.queue.local import DatabaseQueue
+from reelserve.service.billing import BillingService
 from reelserve.service.inputs import ImageLoader
 from reelserve.service.keys import CreatedKey, KeyService
 from reelserve.service.predictions import PredictionService
+from reelserve.service.ratelimits import RequestRateLimiter
 from reelserve.storage.local import LocalStorage
 from reelserve.storage.signing import UrlSigner
 from reelserve.store.database import Database
@@ -35,6 +38,9 @@ class Runtime:
     engines: RouteEngines
     queue: DatabaseQueue
     keys: KeyService
+    billing: BillingService
+    prices: PriceList
+    rate_limiter: RequestRateLimiter
     predictions: PredictionService
     pool: WorkerPool | None
 
@@ -62,6 +68,7 @@ def build_runtime(settings: Settings) -> Runtime:
     storage = LocalStorage(settings.data_dir / "files")
     signer = UrlSigner(_secret(settings), settings.output_url_ttl_seconds)
     engines = load_route_engines(settings.config)
+    prices = load_prices(settings.config)
     queue = DatabaseQueue(database, settings.job_lease_seconds, settings.job_max_attempts)
     image_rules = ImageRules()
     images = ImageLoader(fetch_policy(settings), image_rules)
@@ -77,7 +84,12 @@ def build_runtime(settings: Settings) -> Runtime:
         engines=engines,
         queue=queue,
         keys=KeyService(database),
-        predictions=PredictionService(database, storage, queue, engines, images),
+        billing=BillingService(database),
+        prices=prices,
+        rate_limiter=RequestRateLimiter(settings.rate_limit_storage),
+        predictions=PredictionService(
+            database, storage, queue, engines, images, prices, settings.default_max_concurrency
+        ),
         pool=pool,
     )
 
@@ -92,11 +104,11 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
-def ensure_first_key(keys: KeyService) -> CreatedKey | None:
-    """On the first start with an empty data directory, make a key so the server is usable at once."""
-    if keys.has_any():
+def ensure_first_key(runtime: Runtime) -> CreatedKey | None:
+    """On the first start with an empty data directory, make an admin key so the server is usable at once."""
+    if runtime.keys.has_any():
         return None
-    return keys.create("default")
+    return runtime.keys.create("default", balance_usd=runtime.settings.first_key_balance_usd, role="admin")
 
 
 def _secret(settings: Settings) -> bytes:

@@ -13,6 +13,9 @@ import uvicorn
 from reelserve.api.app import create_app
 from reelserve.config import Settings
 from reelserve.runtime import Runtime, build_runtime
+from reelserve.service.keys import KeyLimits
+
+ROOMY = KeyLimits(rpm=100_000, max_concurrency=1_000)
 
 
 @dataclass
@@ -22,8 +25,8 @@ class RunningServer:
     key: str
     client: httpx.Client
 
-    def other_key(self, name: str = "other") -> str:
-        return self.runtime.keys.create(name).secret
+    def other_key(self, name: str = "other", balance_usd: str = "1000", limits: KeyLimits = ROOMY) -> str:
+        return self.runtime.keys.create(name, balance_usd=balance_usd, limits=limits).secret
 
     def submit(self, route: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
         headers = {"Authorization": key} if key else None
@@ -61,7 +64,7 @@ class ServerThread:
             time.sleep(0.02)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         base_url = f"http://127.0.0.1:{port}"
-        key = self.runtime.keys.create("test").secret
+        key = self.runtime.keys.create("test", balance_usd="1000", limits=ROOMY).secret
         client = httpx.Client(base_url=base_url, headers={"Authorization": key}, timeout=120)
         return RunningServer(base_url=base_url, runtime=self.runtime, key=key, client=client)
 

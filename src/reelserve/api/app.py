@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 from sqlalchemy import text
 
 from reelserve import __version__
-from reelserve.api import files, models, predictions
+from reelserve.api import account, admin, files, models, predictions
 from reelserve.api.dependencies import runtime_of
 from reelserve.api.errors import install_error_handlers
 from reelserve.catalog.routes import ROUTES
@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(predictions.router)
     app.include_router(models.router)
     app.include_router(files.router)
+    app.include_router(account.router)
+    app.include_router(admin.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> JSONResponse:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from reelserve.errors import PermissionDenied
 from reelserve.runtime import Runtime
 from reelserve.service.keys import KeyInfo
+from reelserve.service.ratelimits import RateState
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -19,3 +21,16 @@ def authenticated_key(request: Request) -> KeyInfo:
 def public_base_url(request: Request) -> str:
     configured = runtime_of(request).settings.public_url
     return configured if configured else str(request.base_url)
+
+
+def admin_key(request: Request) -> KeyInfo:
+    key = authenticated_key(request)
+    if not key.is_admin:
+        raise PermissionDenied("this endpoint needs an API key with the admin role")
+    return key
+
+
+def count_request(request: Request, key: KeyInfo) -> RateState:
+    """Counts a request that creates work against the key's requests-per-minute limit."""
+    runtime = runtime_of(request)
+    return runtime.rate_limiter.hit(key.id, key.limits.rpm or runtime.settings.default_rpm)

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from reelserve.errors import ContentPolicyViolation, RateLimited, ReelserveError
 
 
-def success(data: Any) -> JSONResponse:
-    return JSONResponse({"code": 200, "message": "success", "data": data})
+def success(data: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": 200, "message": "success", "data": data}, headers=headers)
 
 
 def error_response(

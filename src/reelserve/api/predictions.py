@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from reelserve.api.body import read_json_body
-from reelserve.api.dependencies import authenticated_key, public_base_url, runtime_of
+from reelserve.api.dependencies import authenticated_key, count_request, public_base_url, runtime_of
 from reelserve.api.envelope import success
 from reelserve.api.presenters import prediction_data
 from reelserve.catalog.routes import ROUTES, ModelRoute
@@ -27,21 +27,23 @@ router = APIRouter()
 def _submit_endpoint(route: ModelRoute) -> Callable[..., Awaitable[JSONResponse]]:
     async def submit(request: Request, key: KeyInfo = Depends(authenticated_key)) -> JSONResponse:
         runtime = runtime_of(request)
+        rate = count_request(request, key)
         body = await read_json_body(request, runtime.settings.max_body_bytes)
         view, wait = await run_in_threadpool(runtime.predictions.submit, key, route.id, body)
         base_url = public_base_url(request)
         if not wait:
-            return success(prediction_data(view, base_url, runtime.signer))
+            return success(prediction_data(view, base_url, runtime.signer), headers=rate.headers())
         deadline = time.monotonic() + runtime.settings.sync_timeout_seconds
         while not view.finished and time.monotonic() < deadline:
             await asyncio.sleep(SYNC_POLL_SECONDS)
             view = await run_in_threadpool(runtime.predictions.get, key, view.id)
         if view.finished:
-            return success(prediction_data(view, base_url, runtime.signer))
+            return success(prediction_data(view, base_url, runtime.signer), headers=rate.headers())
         return success(
             prediction_data(
                 view, base_url, runtime.signer, error_override=SYNC_TIMEOUT_MESSAGE, status_override="processing"
-            )
+            ),
+            headers=rate.headers(),
         )
 
     submit.__name__ = "submit_" + route.id.replace("/", "_").replace("-", "_").replace(".", "_")

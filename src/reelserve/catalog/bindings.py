@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reelserve.catalog.prices import PriceList
 from reelserve.catalog.routes import ROUTES, ModelRoute
 from reelserve.engines.base import Engine
 from reelserve.engines.registry import build_engine
@@ -53,7 +54,7 @@ class RouteEngines:
 
 
 def load_route_engines(config_path: Path | None) -> RouteEngines:
-    tables = _read_route_tables(config_path)
+    tables = _route_tables(config_path, read_config(config_path))
     base_dir = config_path.parent.resolve() if config_path else Path.cwd()
     built: dict[str, Engine] = {}
     bindings: dict[str, RouteBinding] = {}
@@ -70,15 +71,25 @@ def load_route_engines(config_path: Path | None) -> RouteEngines:
     return RouteEngines(bindings)
 
 
-def _read_route_tables(config_path: Path | None) -> dict[str, dict[str, Any]]:
+def read_config(config_path: Path | None) -> dict[str, Any]:
     if config_path is None:
         return {}
     try:
-        document = tomllib.loads(config_path.read_text())
+        return tomllib.loads(config_path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"configuration file {config_path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
+
+
+def load_prices(config_path: Path | None) -> PriceList:
+    try:
+        return PriceList.from_config(read_config(config_path).get("prices"))
+    except ValueError as exc:
+        raise ConfigError(f"{config_path}: {exc}") from None
+
+
+def _route_tables(config_path: Path | None, document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     routes = document.get("routes", {})
     if not isinstance(routes, dict):
         raise ConfigError(f"{config_path}: [routes] must be a table of route tables")

@@ -17,6 +17,8 @@ from reelserve.catalog.params import (
 )
 from reelserve.errors import InputError
 
+VOICE_MODEL_ID = "kwaivgi/kling_custom_voice"
+
 
 @dataclass(frozen=True)
 class ModelRoute:

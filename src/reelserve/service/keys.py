@@ -1,18 +1,32 @@
-"""API keys: creating, listing, revoking, and recognising them on each request."""
+"""API keys: creating, listing, revoking, and recognising them on each request.
+
+Every key belongs to an account that holds its money; keys are stored only as SHA-256 hashes.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from reelserve.errors import AuthenticationError, NotFound
+from reelserve.catalog.routes import ROUTES, VOICE_MODEL_ID
+from reelserve.errors import AuthenticationError, InputError, NotFound
+from reelserve.service.money import micros_to_usd, usd_to_micros
+from reelserve.store import accounts as account_store
 from reelserve.store import keys as key_store
 from reelserve.store.database import Database
-from reelserve.store.tables import ApiKey, utcnow
+from reelserve.store.tables import Account, ApiKey, utcnow
 
 KEY_PREFIX = "sk-"
+ROLES = ("user", "admin")
+
+
+@dataclass(frozen=True)
+class KeyLimits:
+    rpm: int | None = None
+    max_concurrency: int | None = None
+    models: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -20,14 +34,28 @@ class KeyInfo:
     id: str
     name: str
     prefix: str
+    account_id: str
+    role: str
     created_at: datetime
     revoked_at: datetime | None
+    limits: KeyLimits = field(default_factory=KeyLimits)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
 @dataclass(frozen=True)
 class CreatedKey:
     info: KeyInfo
     secret: str
+
+
+@dataclass(frozen=True)
+class KeyDetails:
+    info: KeyInfo
+    balance_usd: float
+    usage: dict[str, int]
 
 
 def hash_key(raw_key: str) -> str:
@@ -38,22 +66,54 @@ class KeyService:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def create(self, name: str) -> CreatedKey:
+    def create(
+        self, name: str, balance_usd: str | float = 0, limits: KeyLimits | None = None, role: str = "user"
+    ) -> CreatedKey:
+        limits = limits or KeyLimits()
+        _check_new_key(name, role, limits)
+        try:
+            opening_micros = usd_to_micros(balance_usd)
+        except ValueError as exc:
+            raise InputError(str(exc), param="balance") from None
+        if opening_micros < 0:
+            raise InputError("a key's opening balance cannot be negative", param="balance")
         secret = KEY_PREFIX + secrets.token_hex(24)
+        now = utcnow()
+        account = Account(id="acct_" + secrets.token_hex(8), name=name, balance_micros=0, created_at=now)
         key = ApiKey(
             id="key_" + secrets.token_hex(8),
             name=name,
+            account_id=account.id,
+            role=role,
+            rpm_limit=limits.rpm,
+            concurrency_limit=limits.max_concurrency,
+            allowed_models=limits.models,
             key_hash=hash_key(secret),
             key_prefix=secret[:10],
-            created_at=utcnow(),
+            created_at=now,
         )
         with self.database.session() as session:
+            account_store.add(session, account)
             key_store.add(session, key)
+            if opening_micros:
+                account_store.credit(session, account.id, opening_micros, "topup", None, "opening balance")
         return CreatedKey(info=_info(key), secret=secret)
 
     def list(self) -> list[KeyInfo]:
         with self.database.session() as session:
             return [_info(key) for key in key_store.list_all(session)]
+
+    def show(self, key_id: str) -> KeyDetails:
+        with self.database.session() as session:
+            key = session.get(ApiKey, key_id)
+            if key is None:
+                raise NotFound(f"no key with id {key_id}")
+            account = account_store.get(session, key.account_id)
+            return KeyDetails(
+                info=_info(key),
+                balance_usd=micros_to_usd(account.balance_micros if account else 0),
+                usage=account_store.usage(session, key.id),
+            )
 
     def revoke(self, key_id: str) -> KeyInfo:
         with self.database.session() as session:
@@ -80,7 +140,29 @@ class KeyService:
             return _info(key)
 
 
+def _check_new_key(name: str, role: str, limits: KeyLimits) -> None:
+    if not name.strip():
+        raise InputError("a key needs a name", param="name")
+    if role not in ROLES:
+        raise InputError(f"role must be one of {', '.join(ROLES)}", param="role")
+    if limits.rpm is not None and limits.rpm < 1:
+        raise InputError("rpm must be at least 1", param="rpm")
+    if limits.max_concurrency is not None and limits.max_concurrency < 1:
+        raise InputError("max_concurrency must be at least 1", param="max_concurrency")
+    if limits.models is not None:
+        unknown = [model for model in limits.models if model not in ROUTES and model != VOICE_MODEL_ID]
+        if unknown:
+            raise InputError(f"unknown model route(s): {', '.join(unknown)}", param="models")
+
+
 def _info(key: ApiKey) -> KeyInfo:
     return KeyInfo(
-        id=key.id, name=key.name, prefix=key.key_prefix, created_at=key.created_at, revoked_at=key.revoked_at
+        id=key.id,
+        name=key.name,
+        prefix=key.key_prefix,
+        account_id=key.account_id,
+        role=key.role,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+        limits=KeyLimits(rpm=key.rpm_limit, max_concurrency=key.concurrency_limit, models=key.allowed_models),
     )

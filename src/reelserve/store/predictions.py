@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from reelserve.store import accounts
 from reelserve.store.tables import Prediction, utcnow
 
 ACTIVE_STATUSES = ("created", "processing")
@@ -108,6 +109,8 @@ def finish(session: Session, prediction_id: str, worker_id: str, outcome: Outcom
     prediction.execution_ms = int((now - prediction.created_at).total_seconds() * 1000)
     if outcome.status == "completed":
         prediction.progress = 100
+    else:
+        accounts.refund_once(session, prediction, f"refund: job {outcome.status}")
     return True
 
 
@@ -133,6 +136,7 @@ def release_abandoned(session: Session, now: datetime, max_attempts: int) -> dic
             )
             prediction.completed_at = now
             prediction.execution_ms = int((now - prediction.created_at).total_seconds() * 1000)
+            accounts.refund_once(session, prediction, "refund: job failed")
             released["failed"].append(prediction.id)
         else:
             prediction.status = "created"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -35,11 +35,46 @@ class Base(DeclarativeBase):
     pass
 
 
+class Account(Base):
+    """Who pays. Money is integer micro-dollars (1 USD = 1,000,000), exact on every database."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    balance_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LedgerEntry(Base):
+    """Append-only; an account's balance is always the sum of its entries."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("prediction_id", "kind", name="uq_ledger_prediction_kind"),
+        Index("ix_ledger_account_id", "account_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+    balance_after_micros: Mapped[int] = mapped_column(BigInteger)
+    prediction_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -51,10 +86,13 @@ class Prediction(Base):
     __table_args__ = (
         Index("ix_predictions_status_created", "status", "created_at"),
         Index("ix_predictions_key_created", "key_id", "created_at"),
+        Index("ix_predictions_key_status", "key_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    price_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     model: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)

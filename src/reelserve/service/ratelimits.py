@@ -1,0 +1,49 @@
+"""Requests per minute per key, counted by the `limits` library: in memory by default, in Redis when
+several API processes must share the counts."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from reelserve.errors import RateLimited
+
+
+@dataclass(frozen=True)
+class RateState:
+    limit: int
+    remaining: int
+    reset_at: float
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(math.ceil(self.reset_at)),
+        }
+
+
+class RequestRateLimiter:
+    def __init__(self, storage_uri: str | None = None) -> None:
+        self.storage = storage_from_string(storage_uri or "memory://")
+        self.limiter = MovingWindowRateLimiter(self.storage)
+
+    def hit(self, key_id: str, per_minute: int) -> RateState:
+        """Counts one request; raises RateLimited when the key is over its limit."""
+        item = RateLimitItemPerMinute(per_minute)
+        allowed = self.limiter.hit(item, "rpm", key_id)
+        stats = self.limiter.get_window_stats(item, "rpm", key_id)
+        state = RateState(limit=per_minute, remaining=max(0, stats.remaining), reset_at=stats.reset_time)
+        if not allowed:
+            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            raise RateLimited(
+                f"rate limit exceeded: {per_minute} requests per minute for this key; retry in {retry_after} s",
+                retry_after=retry_after,
+                headers=state.headers(),
+            )
+        return state

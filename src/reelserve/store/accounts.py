@@ -1,0 +1,113 @@
+"""Queries on accounts and the ledger. Every balance change writes a ledger entry in the same transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from reelserve.store.tables import Account, ApiKey, LedgerEntry, Prediction, utcnow
+
+
+def add(session: Session, account: Account) -> None:
+    session.add(account)
+    session.flush()
+
+
+def get(session: Session, account_id: str) -> Account | None:
+    return session.get(Account, account_id)
+
+
+def lock_key(session: Session, key_id: str) -> ApiKey | None:
+    """Serialises one key's submits so that in-flight counts and balance checks cannot interleave."""
+    return session.scalars(select(ApiKey).where(ApiKey.id == key_id).with_for_update()).one_or_none()
+
+
+def in_flight_count(session: Session, key_id: str) -> int:
+    return session.scalar(
+        select(func.count()).where(Prediction.key_id == key_id, Prediction.status.in_(("created", "processing")))
+    ) or 0
+
+
+def debit_if_covered(
+    session: Session, account_id: str, amount_micros: int, kind: str, prediction_id: str | None, note: str | None
+) -> int | None:
+    """Takes the amount if the balance covers it; the new balance, or None when it does not."""
+    result = session.execute(
+        update(Account)
+        .where(Account.id == account_id, Account.balance_micros >= amount_micros)
+        .values(balance_micros=Account.balance_micros - amount_micros)
+        .returning(Account.balance_micros)
+    ).one_or_none()
+    if result is None:
+        return None
+    _record(session, account_id, kind, -amount_micros, result[0], prediction_id, note)
+    return result[0]
+
+
+def credit(
+    session: Session, account_id: str, amount_micros: int, kind: str, prediction_id: str | None, note: str | None
+) -> int:
+    balance = session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(balance_micros=Account.balance_micros + amount_micros)
+        .returning(Account.balance_micros)
+    ).scalar_one()
+    _record(session, account_id, kind, amount_micros, balance, prediction_id, note)
+    return balance
+
+
+def has_entry(session: Session, prediction_id: str, kind: str) -> bool:
+    return session.scalar(
+        select(func.count()).where(LedgerEntry.prediction_id == prediction_id, LedgerEntry.kind == kind)
+    ) > 0
+
+
+def entries(session: Session, account_id: str, offset: int, limit: int) -> tuple[list[LedgerEntry], int]:
+    total = session.scalar(select(func.count()).where(LedgerEntry.account_id == account_id)) or 0
+    rows = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.account_id == account_id)
+        .order_by(LedgerEntry.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), total
+
+
+def ledger_sum(session: Session, account_id: str) -> int:
+    return session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(LedgerEntry.account_id == account_id)
+    ) or 0
+
+
+def usage(session: Session, key_id: str) -> dict[str, int]:
+    rows = session.execute(
+        select(Prediction.status, func.count()).where(Prediction.key_id == key_id).group_by(Prediction.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+def _record(
+    session: Session, account_id: str, kind: str, amount_micros: int, balance_after: int,
+    prediction_id: str | None, note: str | None,
+) -> None:
+    session.add(
+        LedgerEntry(
+            account_id=account_id,
+            kind=kind,
+            amount_micros=amount_micros,
+            balance_after_micros=balance_after,
+            prediction_id=prediction_id,
+            note=note,
+            created_at=utcnow(),
+        )
+    )
+    session.flush()
+
+
+def refund_once(session: Session, prediction: Prediction, reason: str) -> None:
+    """Gives back what a job cost, at most once however often it is called."""
+    if prediction.price_micros <= 0 or has_entry(session, prediction.id, "refund"):
+        return
+    credit(session, prediction.account_id, prediction.price_micros, "refund", prediction.id, reason[:200])

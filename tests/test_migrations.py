@@ -1,0 +1,40 @@
+"""Migrations bring a database that already holds data up to date, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from reelserve.store import accounts as account_store
+from reelserve.store.database import Database
+from tests.support.databases import database_url
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_keys_and_predictions_made_before_accounts_get_an_account(backend: str, tmp_path: Path) -> None:
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        database.migrate("0001")
+        with database.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO api_keys (id, name, key_hash, key_prefix, created_at) "
+                "VALUES ('key_old', 'old', :hash, 'sk-old', CURRENT_TIMESTAMP)"), {"hash": "0" * 64})
+            connection.execute(text(
+                "INSERT INTO predictions (id, key_id, model, status, params, inputs, outputs, has_nsfw_contents, "
+                "progress, attempts, created_at) VALUES ('p1', 'key_old', 'm', 'completed', '{}', '{}', '[]', '[]', "
+                "100, 1, CURRENT_TIMESTAMP)"))
+        database.migrate()
+        database.migrate()
+        with database.engine.connect() as connection:
+            account_id = connection.execute(text("SELECT account_id FROM api_keys WHERE id = 'key_old'")).scalar()
+            assert account_id and account_id.startswith("acct_")
+            row = connection.execute(text("SELECT account_id, price_micros FROM predictions WHERE id = 'p1'")).one()
+            assert tuple(row) == (account_id, 0)
+            role = connection.execute(text("SELECT role FROM api_keys")).scalar()
+            assert role == "user"
+        with database.session() as session:
+            assert account_store.get(session, account_id).balance_micros == 0
+            assert account_store.ledger_sum(session, account_id) == 0
+        database.dispose()
