@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         default=Decimal("100"), ge=0, description="opening balance of the admin key made on first start"
     )
 
+    upload_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, description="uploads expire and are removed")
+    maintenance_interval_seconds: float = 300.0
+
     sync_timeout_seconds: float = 300.0
     output_url_ttl_seconds: int = 7 * 24 * 3600
     job_lease_seconds: float = 30.0

@@ -18,8 +18,10 @@ from reelserve.queue.local import DatabaseQueue
 from reelserve.service.billing import BillingService
 from reelserve.service.inputs import ImageLoader
 from reelserve.service.keys import CreatedKey, KeyService
+from reelserve.service.maintenance import PeriodicTasks
 from reelserve.service.predictions import PredictionService
 from reelserve.service.ratelimits import RequestRateLimiter
+from reelserve.service.uploads import UploadService
 from reelserve.storage.local import LocalStorage
 from reelserve.storage.signing import UrlSigner
 from reelserve.store.database import Database
@@ -41,15 +43,19 @@ class Runtime:
     billing: BillingService
     prices: PriceList
     rate_limiter: RequestRateLimiter
+    uploads: UploadService
     predictions: PredictionService
     pool: WorkerPool | None
+    maintenance: PeriodicTasks
 
     def start(self) -> None:
+        self.maintenance.start()
         if self.pool is not None:
             self.engines.start()
             self.pool.start()
 
     def stop(self) -> None:
+        self.maintenance.stop()
         if self.pool is not None:
             self.pool.stop()
         self.engines.close()
@@ -71,7 +77,8 @@ def build_runtime(settings: Settings) -> Runtime:
     prices = load_prices(settings.config)
     queue = DatabaseQueue(database, settings.job_lease_seconds, settings.job_max_attempts)
     image_rules = ImageRules()
-    images = ImageLoader(fetch_policy(settings), image_rules)
+    uploads = UploadService(database, storage, signer, settings.upload_ttl_seconds)
+    images = ImageLoader(fetch_policy(settings), image_rules, uploads)
     pool = None
     if settings.workers > 0:
         runner = JobRunner(database, storage, engines, image_rules)
@@ -87,10 +94,12 @@ def build_runtime(settings: Settings) -> Runtime:
         billing=BillingService(database),
         prices=prices,
         rate_limiter=RequestRateLimiter(settings.rate_limit_storage),
+        uploads=uploads,
         predictions=PredictionService(
             database, storage, queue, engines, images, prices, settings.default_max_concurrency
         ),
         pool=pool,
+        maintenance=PeriodicTasks(settings.maintenance_interval_seconds, [uploads.purge_expired]),
     )
 
 

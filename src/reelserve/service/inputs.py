@@ -8,6 +8,8 @@ from PIL import Image
 
 from reelserve.media.fetch import FetchPolicy, fetch_url
 from reelserve.media.image import ImageRules, decode_image, decode_inline_image
+from reelserve.service.keys import KeyInfo
+from reelserve.service.uploads import UploadService
 
 
 @dataclass(frozen=True)
@@ -17,13 +19,16 @@ class LoadedImage:
 
 
 class ImageLoader:
-    def __init__(self, policy: FetchPolicy, rules: ImageRules) -> None:
+    def __init__(self, policy: FetchPolicy, rules: ImageRules, uploads: UploadService) -> None:
         self.policy = policy
         self.rules = rules
+        self.uploads = uploads
 
-    def load(self, value: str, param: str) -> LoadedImage:
-        """Accepts an http(s) URL, a data: URI or raw base64; raises InputError naming `param`."""
+    def load(self, value: str, param: str, key: KeyInfo) -> LoadedImage:
+        """Accepts an http(s) URL, a data: URI, raw base64, or an upload URL this server issued to `key`."""
         data = decode_inline_image(value, param=param)
+        if data is None:
+            data = self.uploads.read_issued(key, value.strip(), param)
         if data is None:
             data = fetch_url(value.strip(), self.policy, param=param).data
         return LoadedImage(data=data, image=decode_image(data, self.rules, param=param))

@@ -63,7 +63,7 @@ class PredictionService:
         for field in IMAGE_FIELDS:
             value = getattr(params, field, None)
             if value is not None:
-                loaded[field] = self.images.load(value, param=field)
+                loaded[field] = self.images.load(value, param=field, key=key)
 
         stored = params.model_dump(mode="json", exclude={"enable_sync_mode"})
         stored["aspect_ratio"] = params.aspect_ratio or "16:9"

@@ -23,6 +23,9 @@ class UrlSigner:
         expires = math.ceil((now + self.ttl_seconds) / EXPIRY_GRANULARITY_SECONDS) * EXPIRY_GRANULARITY_SECONDS
         return f"{URL_PREFIX}{quote(key)}?expires={expires}&signature={self._signature(key, expires)}"
 
+    def signed_path_until(self, key: str, expires: int, prefix: str = URL_PREFIX) -> str:
+        return f"{prefix}{quote(key)}?expires={expires}&signature={self._signature(key, expires)}"
+
     def verify(self, key: str, expires: str, signature: str, now: float | None = None) -> str | None:
         """None when valid; otherwise why not."""
         try:

@@ -109,3 +109,22 @@ class Prediction(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     execution_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     inference_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Upload(Base):
+    """A file a client uploaded to use as an input; it belongs to one key and expires."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (Index("ix_uploads_expires", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    declared_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    storage_key: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

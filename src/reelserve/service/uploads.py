@@ -1,0 +1,194 @@
+"""Files clients upload to use as inputs (WaveSpeed-compatible): stored under `uploads/`, owned by one
+key, expiring after a while; the download URLs this server issues are read straight from storage."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from reelserve.errors import InputError, NotFound, PermissionDenied
+from reelserve.media.sizes import format_bytes
+from reelserve.service.keys import KeyInfo
+from reelserve.storage.local import LocalStorage
+from reelserve.storage.signing import URL_PREFIX, UrlSigner
+from reelserve.store import uploads as upload_store
+from reelserve.store.database import Database
+from reelserve.store.tables import Upload, utcnow
+
+MAX_BYTES = {"image": 20_000_000, "video": 100_000_000, "audio": 50_000_000}
+LARGEST_UPLOAD = max(MAX_BYTES.values())
+KIND_OF_CONTENT_TYPE = {
+    "image/jpeg": "image", "image/jpg": "image", "image/png": "image", "image/webp": "image",
+    "video/mp4": "video", "video/quicktime": "video",
+    "audio/mpeg": "audio", "audio/mp3": "audio", "audio/wav": "audio", "audio/x-wav": "audio",
+    "audio/wave": "audio", "audio/vnd.wave": "audio", "audio/mp4": "audio", "audio/x-m4a": "audio",
+    "audio/m4a": "audio", "audio/aac": "audio",
+}
+CONTENT_TYPE_OF_SUFFIX = {
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
+    ".mp4": "video/mp4", ".mov": "video/quicktime",
+    ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4",
+}
+PUT_PATH = "/api/v3/media/uploads/"
+UPLOADS_PREFIX = "uploads/"
+
+
+@dataclass(frozen=True)
+class UploadView:
+    id: str
+    kind: str
+    filename: str
+    content_type: str
+    size: int | None
+    download_path: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    upload: UploadView
+    put_path: str
+    content_type: str
+
+
+class UploadService:
+    def __init__(self, database: Database, storage: LocalStorage, signer: UrlSigner, ttl_seconds: int) -> None:
+        self.database = database
+        self.storage = storage
+        self.signer = signer
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    def store(self, key: KeyInfo, filename: str | None, content_type: str | None, data: bytes) -> UploadView:
+        """The one-step upload: the bytes arrive with the request."""
+        name, media_type, kind = _classify(filename, content_type)
+        _check_size(kind, len(data))
+        if not data:
+            raise InputError("the uploaded file is empty", param="file")
+        upload = self._new(key, name, media_type, kind, declared_size=None)
+        self.storage.put_bytes(upload.storage_key, data)
+        upload.size = len(data)
+        upload.status = "complete"
+        with self.database.session() as session:
+            upload_store.add(session, upload)
+        return self._view(upload)
+
+    def begin(self, key: KeyInfo, filename: str, size: int, content_type: str | None) -> PendingUpload:
+        """The two-step upload: announce the file, then PUT its bytes to the URL answered."""
+        name, media_type, kind = _classify(filename, content_type)
+        if size <= 0:
+            raise InputError("size must be the file's size in bytes", param="size")
+        _check_size(kind, size, param="size")
+        upload = self._new(key, name, media_type, kind, declared_size=size)
+        with self.database.session() as session:
+            upload_store.add(session, upload)
+        expires = int(upload.expires_at.timestamp())
+        put_path = self.signer.signed_path_until(f"{upload.id}", expires, prefix=PUT_PATH)
+        return PendingUpload(upload=self._view(upload), put_path=put_path, content_type=media_type)
+
+    def put_limit(self, upload_id: str, expires: str, signature: str) -> int:
+        """Checks a PUT's signed URL before its body is read; the most bytes it may send."""
+        problem = self.signer.verify(upload_id, expires, signature)
+        if problem is not None:
+            raise PermissionDenied(f"this upload URL is not valid: {problem}")
+        with self.database.session() as session:
+            upload = upload_store.get(session, upload_id)
+            if upload is None:
+                raise NotFound("no such upload")
+            if upload.status == "complete":
+                raise InputError("this upload has already been received")
+            return upload.declared_size or 0
+
+    def receive(self, upload_id: str, data: bytes) -> UploadView:
+        with self.database.session() as session:
+            upload = upload_store.get(session, upload_id)
+            if upload is None:
+                raise NotFound("no such upload")
+            if upload.declared_size is not None and len(data) > upload.declared_size:
+                raise InputError(
+                    f"the body is larger than the {upload.declared_size} bytes announced for this upload"
+                )
+            if not data:
+                raise InputError("the uploaded file is empty")
+            self.storage.put_bytes(upload.storage_key, data)
+            upload.size = len(data)
+            upload.status = "complete"
+            return self._view(upload)
+
+    def read_issued(self, key: KeyInfo, url: str, param: str) -> bytes | None:
+        """The bytes behind a download URL this server issued, or None when `url` is not one."""
+        parts = urlsplit(url)
+        if not parts.path.startswith(URL_PREFIX + UPLOADS_PREFIX):
+            return None
+        storage_key = unquote(parts.path[len(URL_PREFIX):])
+        query = parse_qs(parts.query)
+        problem = self.signer.verify(
+            storage_key, query.get("expires", [""])[0], query.get("signature", [""])[0]
+        )
+        if problem is not None:
+            raise InputError(f"{param} is an upload URL of this server, but {problem}", param=param)
+        upload_id = PurePosixPath(storage_key).parts[1]
+        with self.database.session() as session:
+            upload = upload_store.get(session, upload_id)
+            if upload is None or upload.status != "complete" or not self.storage.exists(storage_key):
+                raise InputError(f"{param}: this upload has expired or was never completed", param=param)
+            if upload.key_id != key.id:
+                raise InputError(f"{param}: this upload belongs to another API key", param=param)
+        return self.storage.read_bytes(storage_key)
+
+    def purge_expired(self, now: datetime | None = None) -> int:
+        removed = 0
+        with self.database.session() as session:
+            for upload in upload_store.expired(session, now or utcnow()):
+                self.storage.delete(upload.storage_key)
+                upload_store.delete(session, upload)
+                removed += 1
+        return removed
+
+    def _new(self, key: KeyInfo, name: str, media_type: str, kind: str, declared_size: int | None) -> Upload:
+        upload_id = secrets.token_hex(16)
+        now = utcnow()
+        return Upload(
+            id=upload_id, key_id=key.id, kind=kind, filename=name, content_type=media_type,
+            declared_size=declared_size, size=None, storage_key=f"{UPLOADS_PREFIX}{upload_id}/{name}",
+            status="pending", created_at=now, expires_at=now + self.ttl,
+        )
+
+    def _view(self, upload: Upload) -> UploadView:
+        expires = int(upload.expires_at.timestamp())
+        return UploadView(
+            id=upload.id, kind=upload.kind, filename=upload.filename, content_type=upload.content_type,
+            size=upload.size, download_path=self.signer.signed_path_until(upload.storage_key, expires),
+            expires_at=upload.expires_at,
+        )
+
+
+def _classify(filename: str | None, content_type: str | None) -> tuple[str, str, str]:
+    name = _safe_filename(filename or "upload")
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type in ("", "application/octet-stream"):
+        media_type = CONTENT_TYPE_OF_SUFFIX.get(PurePosixPath(name).suffix.lower(), media_type)
+    kind = KIND_OF_CONTENT_TYPE.get(media_type)
+    if kind is None:
+        accepted = "JPEG, PNG or WebP images; MP4 or MOV videos; MP3, WAV or M4A audio"
+        raise InputError(
+            f"files of type {media_type or 'unknown'} cannot be uploaded; upload {accepted}", param="content_type"
+        )
+    return name, media_type, kind
+
+
+def _check_size(kind: str, size: int, param: str = "file") -> None:
+    if size > MAX_BYTES[kind]:
+        raise InputError(
+            f"the {kind} is {size:,} bytes; {kind} uploads may be at most {format_bytes(MAX_BYTES[kind])}",
+            param=param,
+        )
+
+
+def _safe_filename(filename: str) -> str:
+    base = PurePosixPath(filename.replace("\\", "/")).name
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "upload"
+    return cleaned[-100:]
