@@ -94,8 +94,8 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, str]] = [
      "sound", "no sound"),
     ("end frame, motion engine", V25_PRO, {"prompt": "p", "end_image": "IMG", "image": "IMG"},
      "end_image", "end frame"),
-    ("voices, motion engine", V26_STD, {"prompt": "p", "voice_list": ["1"], "image": "IMG"},
-     "voice_list", "voices"),
+    ("voice that does not exist", V26_STD, {"prompt": "p", "voice_list": ["1"], "image": "IMG"},
+     "voice_list[0].voice_id", "no voice 1"),
 ]
 
 

@@ -17,11 +17,13 @@ from reelserve.media.image import ImageRules
 from reelserve.queue.local import DatabaseQueue
 from reelserve.service.billing import BillingService
 from reelserve.service.inputs import ImageLoader
+from reelserve.service.jobs import JobIntake
 from reelserve.service.keys import CreatedKey, KeyService
 from reelserve.service.maintenance import PeriodicTasks
 from reelserve.service.predictions import PredictionService
 from reelserve.service.ratelimits import RequestRateLimiter
 from reelserve.service.uploads import UploadService
+from reelserve.service.voices import VoiceService
 from reelserve.storage.local import LocalStorage
 from reelserve.storage.signing import UrlSigner
 from reelserve.store.database import Database
@@ -44,6 +46,7 @@ class Runtime:
     prices: PriceList
     rate_limiter: RequestRateLimiter
     uploads: UploadService
+    voices: VoiceService
     predictions: PredictionService
     pool: WorkerPool | None
     maintenance: PeriodicTasks
@@ -78,7 +81,10 @@ def build_runtime(settings: Settings) -> Runtime:
     queue = DatabaseQueue(database, settings.job_lease_seconds, settings.job_max_attempts)
     image_rules = ImageRules()
     uploads = UploadService(database, storage, signer, settings.upload_ttl_seconds)
-    images = ImageLoader(fetch_policy(settings), image_rules, uploads)
+    policy = fetch_policy(settings)
+    images = ImageLoader(policy, image_rules, uploads)
+    intake = JobIntake(database, storage, queue, settings.default_max_concurrency)
+    voices = VoiceService(database, storage, intake, uploads, policy, prices)
     pool = None
     if settings.workers > 0:
         runner = JobRunner(database, storage, engines, image_rules)
@@ -95,9 +101,8 @@ def build_runtime(settings: Settings) -> Runtime:
         prices=prices,
         rate_limiter=RequestRateLimiter(settings.rate_limit_storage),
         uploads=uploads,
-        predictions=PredictionService(
-            database, storage, queue, engines, images, prices, settings.default_max_concurrency
-        ),
+        voices=voices,
+        predictions=PredictionService(database, intake, engines, images, voices, prices),
         pool=pool,
         maintenance=PeriodicTasks(settings.maintenance_interval_seconds, [uploads.purge_expired]),
     )

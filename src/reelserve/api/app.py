@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 from sqlalchemy import text
 
 from reelserve import __version__
-from reelserve.api import account, admin, files, models, predictions, uploads
+from reelserve.api import account, admin, files, models, predictions, uploads, voices
 from reelserve.api.body_limit import BodySizeLimit
 from reelserve.api.dependencies import runtime_of
 from reelserve.api.errors import install_error_handlers
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(account.router)
     app.include_router(admin.router)
     app.include_router(uploads.router)
+    app.include_router(voices.router)
     app.add_middleware(BodySizeLimit, max_bytes=max(runtime.settings.max_body_bytes, LARGEST_UPLOAD + 1024 * 1024))
 
     @app.get("/healthz", tags=["health"])

@@ -16,6 +16,7 @@ from reelserve.api.envelope import success
 from reelserve.api.presenters import prediction_data
 from reelserve.catalog.routes import ROUTES, ModelRoute
 from reelserve.service.keys import KeyInfo
+from reelserve.service.ratelimits import RateState
 from reelserve.service.views import PredictionView
 
 SYNC_POLL_SECONDS = 0.2
@@ -24,27 +25,33 @@ SYNC_TIMEOUT_MESSAGE = "Sync mode timed out"
 router = APIRouter()
 
 
+async def respond_to_submit(
+    request: Request, key: KeyInfo, view: PredictionView, wait: bool, rate: RateState
+) -> JSONResponse:
+    """Answers at once, or, in sync mode, when the prediction ends or the server's wait runs out."""
+    runtime = runtime_of(request)
+    base_url = public_base_url(request)
+    if wait:
+        deadline = time.monotonic() + runtime.settings.sync_timeout_seconds
+        while not view.finished and time.monotonic() < deadline:
+            await asyncio.sleep(SYNC_POLL_SECONDS)
+            view = await run_in_threadpool(runtime.predictions.get, key, view.id)
+    if wait and not view.finished:
+        data = prediction_data(
+            view, base_url, runtime.signer, error_override=SYNC_TIMEOUT_MESSAGE, status_override="processing"
+        )
+    else:
+        data = prediction_data(view, base_url, runtime.signer)
+    return success(data, headers=rate.headers())
+
+
 def _submit_endpoint(route: ModelRoute) -> Callable[..., Awaitable[JSONResponse]]:
     async def submit(request: Request, key: KeyInfo = Depends(authenticated_key)) -> JSONResponse:
         runtime = runtime_of(request)
         rate = count_request(request, key)
         body = await read_json_body(request, runtime.settings.max_body_bytes)
         view, wait = await run_in_threadpool(runtime.predictions.submit, key, route.id, body)
-        base_url = public_base_url(request)
-        if not wait:
-            return success(prediction_data(view, base_url, runtime.signer), headers=rate.headers())
-        deadline = time.monotonic() + runtime.settings.sync_timeout_seconds
-        while not view.finished and time.monotonic() < deadline:
-            await asyncio.sleep(SYNC_POLL_SECONDS)
-            view = await run_in_threadpool(runtime.predictions.get, key, view.id)
-        if view.finished:
-            return success(prediction_data(view, base_url, runtime.signer), headers=rate.headers())
-        return success(
-            prediction_data(
-                view, base_url, runtime.signer, error_override=SYNC_TIMEOUT_MESSAGE, status_override="processing"
-            ),
-            headers=rate.headers(),
-        )
+        return await respond_to_submit(request, key, view, wait, rate)
 
     submit.__name__ = "submit_" + route.id.replace("/", "_").replace("-", "_").replace(".", "_")
     return submit

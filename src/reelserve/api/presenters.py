@@ -18,7 +18,11 @@ def prediction_data(
     status_override: str | None = None,
 ) -> dict[str, Any]:
     base = base_url.rstrip("/")
-    outputs = [base + signer.signed_path(key) for key in view.output_keys] if view.status == "completed" else []
+    outputs: list[str] = []
+    if view.status == "completed":
+        outputs = [base + signer.signed_path(key) for key in view.output_keys] if view.outputs_are_files else list(
+            view.output_keys
+        )
     return {
         "id": view.id,
         "model": view.model,

@@ -73,7 +73,9 @@ def decode_image(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
     return _to_rgb(upright)
 
 
-def decode_inline_image(value: str, *, param: str, max_bytes: int = MAX_INLINE_BYTES) -> bytes | None:
+def decode_inline_image(
+    value: str, *, param: str, max_bytes: int = MAX_INLINE_BYTES, what: str = "image"
+) -> bytes | None:
     """Bytes of a `data:` URI or raw (standard or URL-safe) base64; None for an http(s) URL."""
     text = value.strip()
     if not text:
@@ -86,7 +88,7 @@ def decode_inline_image(value: str, *, param: str, max_bytes: int = MAX_INLINE_B
     if ":" in text[:64]:
         scheme = text.split(":", 1)[0]
         raise InputError(
-            f"{param} must be an http(s) URL, a data: URI or base64 image data; {scheme!r} is not accepted",
+            f"{param} must be an http(s) URL, a data: URI or base64 {what} data; {scheme!r} is not accepted",
             param,
         )
     return _decode_base64(text, param, max_bytes, what=f"{param} is not an http(s) URL or a data: URI, and")

@@ -10,14 +10,13 @@ from reelserve.catalog.params import segment_plan
 from reelserve.catalog.prices import PriceList
 from reelserve.catalog.routes import route_for
 from reelserve.errors import NotFound
-from reelserve.queue.local import DatabaseQueue
-from reelserve.service.admission import admit_in_flight, check_route_permission
-from reelserve.service.billing import reserve
+from reelserve.service.admission import check_route_permission
 from reelserve.service.capabilities import check_engine_can_serve, effective_sound
 from reelserve.service.inputs import ImageLoader, LoadedImage
+from reelserve.service.jobs import JobIntake, NewJob
 from reelserve.service.keys import KeyInfo
 from reelserve.service.views import PredictionView, view_of
-from reelserve.storage.local import LocalStorage
+from reelserve.service.voices import VoiceService
 from reelserve.store import predictions as prediction_store
 from reelserve.store.database import Database
 from reelserve.worker.requests import generation_request
@@ -33,20 +32,18 @@ class PredictionService:
     def __init__(
         self,
         database: Database,
-        storage: LocalStorage,
-        queue: DatabaseQueue,
+        intake: JobIntake,
         engines: RouteEngines,
         images: ImageLoader,
+        voices: VoiceService,
         prices: PriceList,
-        default_max_concurrency: int,
     ) -> None:
         self.database = database
-        self.storage = storage
-        self.queue = queue
+        self.intake = intake
         self.engines = engines
         self.images = images
+        self.voices = voices
         self.prices = prices
-        self.default_max_concurrency = default_max_concurrency
 
     def submit(self, key: KeyInfo, route_id: str, body: Any) -> tuple[PredictionView, bool]:
         """Returns the new prediction and whether the client asked to wait for it (sync mode)."""
@@ -57,6 +54,7 @@ class PredictionService:
         params = route.parse(body)
         binding = self.engines.binding(route_id)
         caps = binding.engine.capabilities
+        voice_refs = self.voices.sample_keys(key, getattr(params, "voice_list", None) or [])
         check_engine_can_serve(params, binding.engine_name, caps)
 
         loaded: dict[str, LoadedImage] = {}
@@ -77,27 +75,17 @@ class PredictionService:
             )
         )
 
-        prediction_id = new_prediction_id()
-        input_keys: dict[str, str] = {}
-        for field, image in loaded.items():
-            input_keys[field] = f"inputs/{prediction_id}/{field}"
-            self.storage.put_bytes(input_keys[field], image.data)
-        price = self.prices.video_micros(route_id, params.duration)
-        try:
-            with self.database.session() as session:
-                admit_in_flight(session, key, self.default_max_concurrency)
-                prediction = prediction_store.new_prediction(
-                    id=prediction_id, key_id=key.id, account_id=key.account_id, price_micros=price,
-                    model=route_id, params=stored, inputs=input_keys,
-                )
-                prediction_store.add(session, prediction)
-                reserve(session, key, price, prediction_id, note=route_id)
-                view = view_of(prediction)
-        except BaseException:
-            for stored_key in input_keys.values():
-                self.storage.delete(stored_key)
-            raise
-        self.queue.enqueue(prediction_id)
+        view = self.intake.accept(
+            key,
+            NewJob(
+                prediction_id=new_prediction_id(),
+                model=route_id,
+                params=stored,
+                input_files={field: image.data for field, image in loaded.items()},
+                price_micros=self.prices.video_micros(route_id, params.duration),
+                input_refs={"voices": voice_refs} if voice_refs else None,
+            ),
+        )
         return view, params.enable_sync_mode
 
     def get(self, key: KeyInfo, prediction_id: str) -> PredictionView:

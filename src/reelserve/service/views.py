@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from reelserve.catalog.routes import VOICE_MODEL_ID
 from reelserve.store.tables import Prediction
 
 
@@ -22,6 +23,7 @@ class PredictionView:
     has_nsfw_contents: list[bool]
     created_at: datetime
     params: dict[str, Any]
+    outputs_are_files: bool = True
 
     @property
     def finished(self) -> bool:
@@ -42,4 +44,5 @@ def view_of(prediction: Prediction) -> PredictionView:
         has_nsfw_contents=list(prediction.has_nsfw_contents or []),
         created_at=prediction.created_at,
         params=params,
+        outputs_are_files=prediction.model != VOICE_MODEL_ID,
     )

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from reelserve.store import accounts
-from reelserve.store.tables import Prediction, utcnow
+from reelserve.store.tables import Prediction, Voice, utcnow
 
 ACTIVE_STATUSES = ("created", "processing")
 
@@ -91,6 +91,7 @@ class Outcome:
     error: str | None
     inference_ms: int | None
     has_nsfw_contents: list[bool]
+    created_voice: Voice | None = None
 
 
 def finish(session: Session, prediction_id: str, worker_id: str, outcome: Outcome) -> bool:
@@ -109,6 +110,8 @@ def finish(session: Session, prediction_id: str, worker_id: str, outcome: Outcom
     prediction.execution_ms = int((now - prediction.created_at).total_seconds() * 1000)
     if outcome.status == "completed":
         prediction.progress = 100
+        if outcome.created_voice is not None:
+            session.add(outcome.created_voice)
     else:
         accounts.refund_once(session, prediction, f"refund: job {outcome.status}")
     return True

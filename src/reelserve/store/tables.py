@@ -128,3 +128,18 @@ class Upload(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Voice(Base):
+    """A custom voice: a checked, normalised sample that generation requests name in voice_list."""
+
+    __tablename__ = "voices"
+    __table_args__ = (Index("ix_voices_key_created", "key_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    name: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    prediction_id: Mapped[str] = mapped_column(String(32))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from reelserve.catalog.bindings import RouteEngines
+from reelserve.catalog.routes import VOICE_MODEL_ID
 from reelserve.engines.base import EngineError, JobInterrupted
 from reelserve.errors import InputError
 from reelserve.media.image import ImageRules, decode_image
@@ -19,8 +20,9 @@ from reelserve.storage.local import LocalStorage
 from reelserve.store import predictions as prediction_store
 from reelserve.store.database import Database
 from reelserve.store.predictions import Outcome
-from reelserve.store.tables import Prediction
+from reelserve.store.tables import Prediction, Voice
 from reelserve.worker.requests import generation_request
+from reelserve.worker.voice_job import create_voice
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +43,11 @@ class JobRunner:
         started = time.perf_counter()
         scratch = self.storage.scratch_dir()
         try:
-            output_key = self._generate(prediction, worker_id, should_stop, scratch)
-            outcome = Outcome(
-                status="completed",
-                outputs=[output_key],
-                error=None,
-                inference_ms=int((time.perf_counter() - started) * 1000),
-                has_nsfw_contents=[False],
-            )
+            if prediction.model == VOICE_MODEL_ID:
+                voice = create_voice(prediction, self.storage)
+                outcome = _completed([voice.id], started, created_voice=voice)
+            else:
+                outcome = _completed([self._generate(prediction, worker_id, should_stop, scratch)], started)
         except JobInterrupted:
             raise
         except (EngineError, InputError) as exc:
@@ -59,8 +58,11 @@ class JobRunner:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         with self.database.session() as session:
-            if not prediction_store.finish(session, prediction.id, worker_id, outcome):
-                log.warning("prediction %s was taken from worker %s before it finished", prediction.id, worker_id)
+            finished = prediction_store.finish(session, prediction.id, worker_id, outcome)
+        if not finished:
+            log.warning("prediction %s was taken from worker %s before it finished", prediction.id, worker_id)
+            if outcome.created_voice is not None:
+                self.storage.delete(outcome.created_voice.storage_key)
 
     def _generate(
         self, prediction: Prediction, worker_id: str, should_stop: Callable[[], bool], scratch: Path
@@ -70,6 +72,7 @@ class JobRunner:
             prediction.params,
             self._stored_image(prediction, "image"),
             self._stored_image(prediction, "end_image"),
+            [self.storage.path_for(key) for key in prediction.inputs.get("voices", [])],
         )
         video = binding.engine.generate(request, self._progress_writer(prediction.id, worker_id), should_stop)
         local_file = scratch / f"{prediction.id}.mp4"
@@ -99,6 +102,17 @@ class JobRunner:
                 prediction_store.set_progress(session, prediction_id, worker_id, percent)
 
         return report
+
+
+def _completed(outputs: list[str], started: float, created_voice: Voice | None = None) -> Outcome:
+    return Outcome(
+        status="completed",
+        outputs=outputs,
+        error=None,
+        inference_ms=int((time.perf_counter() - started) * 1000),
+        has_nsfw_contents=[False] * len(outputs),
+        created_voice=created_voice,
+    )
 
 
 def _failed(message: str, started: float) -> Outcome:

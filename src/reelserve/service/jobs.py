@@ -1,0 +1,58 @@
+"""Accepting a job: its inputs stored, then in one transaction its admission, its row and its charge;
+then a nudge to the queue. Whatever fails on the way leaves nothing behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reelserve.queue.local import DatabaseQueue
+from reelserve.service.admission import admit_in_flight
+from reelserve.service.billing import reserve
+from reelserve.service.keys import KeyInfo
+from reelserve.service.views import PredictionView, view_of
+from reelserve.storage.local import LocalStorage
+from reelserve.store import predictions as prediction_store
+from reelserve.store.database import Database
+
+
+@dataclass(frozen=True)
+class NewJob:
+    prediction_id: str
+    model: str
+    params: dict[str, Any]
+    input_files: dict[str, bytes]
+    price_micros: int
+    input_refs: dict[str, Any] | None = None
+
+
+class JobIntake:
+    def __init__(
+        self, database: Database, storage: LocalStorage, queue: DatabaseQueue, default_max_concurrency: int
+    ) -> None:
+        self.database = database
+        self.storage = storage
+        self.queue = queue
+        self.default_max_concurrency = default_max_concurrency
+
+    def accept(self, key: KeyInfo, job: NewJob) -> PredictionView:
+        stored: dict[str, Any] = dict(job.input_refs or {})
+        try:
+            for name, data in job.input_files.items():
+                stored[name] = f"inputs/{job.prediction_id}/{name}"
+                self.storage.put_bytes(stored[name], data)
+            with self.database.session() as session:
+                admit_in_flight(session, key, self.default_max_concurrency)
+                prediction = prediction_store.new_prediction(
+                    id=job.prediction_id, key_id=key.id, account_id=key.account_id, price_micros=job.price_micros,
+                    model=job.model, params=job.params, inputs=stored,
+                )
+                prediction_store.add(session, prediction)
+                reserve(session, key, job.price_micros, job.prediction_id, note=job.model)
+                view = view_of(prediction)
+        except BaseException:
+            for name in job.input_files:
+                self.storage.delete(stored[name])
+            raise
+        self.queue.enqueue(job.prediction_id)
+        return view
