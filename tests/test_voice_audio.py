@@ -417,11 +417,12 @@ def test_a_silent_sample_cannot_be_normalised() -> None:
         normalise_voice(silent)
 
 
-# Real speech, where Debian's espeak-ng is installed
+# Real speech from Debian's espeak-ng, which `make test` installs
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_synthesised_speech_passes_and_fails_like_a_recording() -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("this test needs espeak-ng (apt-get install espeak-ng; `make test` installs it)", pytrace=False)
     text = (
         "My voice is my passport. Please call Stella and ask her to bring these things with her from the "
         "store: six spoons of fresh snow peas and five thick slabs of blue cheese."
