@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     upload_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, description="uploads expire and are removed")
     maintenance_interval_seconds: float = 300.0
 
+    content_policy_file: Path | None = Field(
+        default=None, description="terms and patterns added to the built-in content policy (TOML or one per line)"
+    )
+    nsfw_classifier_dir: Path | None = Field(
+        default=None, description="a Hugging Face image-classification model on local disk"
+    )
+    nsfw_labels: list[str] = Field(default_factory=lambda: ["nsfw", "porn", "hentai", "sexy"])
+    nsfw_threshold: float = Field(default=0.8, ge=0, le=1)
+    block_unsafe_inputs: bool = True
+    block_unsafe_outputs: bool = False
+
     sync_timeout_seconds: float = 300.0
     output_url_ttl_seconds: int = 7 * 24 * 3600
     job_lease_seconds: float = 30.0

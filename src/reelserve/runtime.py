@@ -11,6 +11,7 @@ from pathlib import Path
 
 from reelserve.catalog.bindings import RouteEngines, load_prices, load_route_engines
 from reelserve.catalog.prices import PriceList
+from reelserve.catalog.routes import VOICE_MODEL_ID
 from reelserve.config import Settings
 from reelserve.media.fetch import FetchPolicy
 from reelserve.media.image import ImageRules
@@ -20,6 +21,8 @@ from reelserve.service.inputs import ImageLoader
 from reelserve.service.jobs import JobIntake
 from reelserve.service.keys import CreatedKey, KeyService
 from reelserve.service.maintenance import PeriodicTasks
+from reelserve.service.moderation import ContentPolicy, ImageClassifier, TextPolicy
+from reelserve.service.moderation.output_check import output_flagger
 from reelserve.service.predictions import PredictionService
 from reelserve.service.ratelimits import RequestRateLimiter
 from reelserve.service.uploads import UploadService
@@ -85,9 +88,12 @@ def build_runtime(settings: Settings) -> Runtime:
     images = ImageLoader(policy, image_rules, uploads)
     intake = JobIntake(database, storage, queue, settings.default_max_concurrency)
     voices = VoiceService(database, storage, intake, uploads, policy, prices)
+    content_policy = build_content_policy(settings)
     pool = None
     if settings.workers > 0:
-        runner = JobRunner(database, storage, engines, image_rules)
+        runner = JobRunner(
+            database, storage, engines, image_rules, output_flagger(content_policy), voice_model_id=VOICE_MODEL_ID
+        )
         pool = WorkerPool(settings.workers, queue, runner, settings.worker_poll_seconds)
     return Runtime(
         settings=settings,
@@ -102,7 +108,7 @@ def build_runtime(settings: Settings) -> Runtime:
         rate_limiter=RequestRateLimiter(settings.rate_limit_storage),
         uploads=uploads,
         voices=voices,
-        predictions=PredictionService(database, intake, engines, images, voices, prices),
+        predictions=PredictionService(database, intake, engines, images, voices, prices, content_policy),
         pool=pool,
         maintenance=PeriodicTasks(settings.maintenance_interval_seconds, [uploads.purge_expired]),
     )
@@ -115,6 +121,21 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         allowed_hosts=tuple(settings.allowed_url_hosts),
         max_bytes=settings.fetch_max_bytes,
         timeout_seconds=settings.fetch_timeout_seconds,
+    )
+
+
+def build_content_policy(settings: Settings) -> ContentPolicy:
+    text = TextPolicy.load(settings.content_policy_file) if settings.content_policy_file else TextPolicy.default()
+    classifier = None
+    if settings.nsfw_classifier_dir is not None:
+        classifier = ImageClassifier(
+            settings.nsfw_classifier_dir, unsafe_labels=tuple(settings.nsfw_labels), threshold=settings.nsfw_threshold
+        )
+    return ContentPolicy(
+        text=text,
+        classifier=classifier,
+        block_unsafe_inputs=settings.block_unsafe_inputs,
+        block_unsafe_outputs=settings.block_unsafe_outputs,
     )
 
 

@@ -35,6 +35,9 @@ class RouteEngines:
     def binding(self, route_id: str) -> RouteBinding:
         return self._bindings[route_id]
 
+    def engine_for(self, route_id: str) -> Engine:
+        return self._bindings[route_id].engine
+
     def all(self) -> list[RouteBinding]:
         return list(self._bindings.values())
 

@@ -15,6 +15,7 @@ from reelserve.service.capabilities import check_engine_can_serve, effective_sou
 from reelserve.service.inputs import ImageLoader, LoadedImage
 from reelserve.service.jobs import JobIntake, NewJob
 from reelserve.service.keys import KeyInfo
+from reelserve.service.moderation import ContentPolicy
 from reelserve.service.views import PredictionView, view_of
 from reelserve.service.voices import VoiceService
 from reelserve.store import predictions as prediction_store
@@ -37,6 +38,7 @@ class PredictionService:
         images: ImageLoader,
         voices: VoiceService,
         prices: PriceList,
+        content_policy: ContentPolicy,
     ) -> None:
         self.database = database
         self.intake = intake
@@ -44,6 +46,7 @@ class PredictionService:
         self.images = images
         self.voices = voices
         self.prices = prices
+        self.content_policy = content_policy
 
     def submit(self, key: KeyInfo, route_id: str, body: Any) -> tuple[PredictionView, bool]:
         """Returns the new prediction and whether the client asked to wait for it (sync mode)."""
@@ -52,6 +55,7 @@ class PredictionService:
             raise NotFound(f"no model route {route_id}")
         check_route_permission(key, route_id)
         params = route.parse(body)
+        self.content_policy.check_params(params)
         binding = self.engines.binding(route_id)
         caps = binding.engine.capabilities
         voice_refs = self.voices.sample_keys(key, getattr(params, "voice_list", None) or [])
@@ -62,6 +66,7 @@ class PredictionService:
             value = getattr(params, field, None)
             if value is not None:
                 loaded[field] = self.images.load(value, param=field, key=key)
+                self.content_policy.check_input_image(loaded[field].image, param=field)
 
         stored = params.model_dump(mode="json", exclude={"enable_sync_mode"})
         stored["aspect_ratio"] = params.aspect_ratio or "16:9"

@@ -7,13 +7,12 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from PIL import Image
 
-from reelserve.catalog.bindings import RouteEngines
-from reelserve.catalog.routes import VOICE_MODEL_ID
-from reelserve.engines.base import EngineError, JobInterrupted
-from reelserve.errors import InputError
+from reelserve.engines.base import Engine, EngineError, JobInterrupted
+from reelserve.errors import ContentPolicyViolation, InputError
 from reelserve.media.image import ImageRules, decode_image
 from reelserve.media.video import encode_mp4
 from reelserve.storage.local import LocalStorage
@@ -26,31 +25,44 @@ from reelserve.worker.voice_job import create_voice
 
 log = logging.getLogger(__name__)
 
+
+class EngineLookup(Protocol):
+    def engine_for(self, route_id: str) -> Engine: ...
+
 PROGRESS_WRITE_INTERVAL_SECONDS = 0.5
 
 
 class JobRunner:
     def __init__(
-        self, database: Database, storage: LocalStorage, engines: RouteEngines, image_rules: ImageRules
+        self,
+        database: Database,
+        storage: LocalStorage,
+        engines: EngineLookup,
+        image_rules: ImageRules,
+        flag_output: Callable[[Path, int], bool],
+        voice_model_id: str,
     ) -> None:
         self.database = database
         self.storage = storage
         self.engines = engines
         self.image_rules = image_rules
+        self.flag_output = flag_output
+        self.voice_model_id = voice_model_id
 
     def run(self, prediction: Prediction, worker_id: str, should_stop: Callable[[], bool]) -> None:
         """Ends the job completed or failed; JobInterrupted propagates so the pool can requeue it."""
         started = time.perf_counter()
         scratch = self.storage.scratch_dir()
         try:
-            if prediction.model == VOICE_MODEL_ID:
+            if prediction.model == self.voice_model_id:
                 voice = create_voice(prediction, self.storage)
                 outcome = _completed([voice.id], started, created_voice=voice)
             else:
-                outcome = _completed([self._generate(prediction, worker_id, should_stop, scratch)], started)
+                output_key, flagged = self._generate(prediction, worker_id, should_stop, scratch)
+                outcome = _completed([output_key], started, has_nsfw_contents=[flagged])
         except JobInterrupted:
             raise
-        except (EngineError, InputError) as exc:
+        except (EngineError, InputError, ContentPolicyViolation) as exc:
             outcome = _failed(str(exc), started)
         except Exception as exc:
             log.exception("prediction %s failed", prediction.id)
@@ -66,20 +78,22 @@ class JobRunner:
 
     def _generate(
         self, prediction: Prediction, worker_id: str, should_stop: Callable[[], bool], scratch: Path
-    ) -> str:
-        binding = self.engines.binding(prediction.model)
+    ) -> tuple[str, bool]:
+        """The stored MP4's key, and whether the content policy flags it."""
+        engine = self.engines.engine_for(prediction.model)
         request = generation_request(
             prediction.params,
             self._stored_image(prediction, "image"),
             self._stored_image(prediction, "end_image"),
             [self.storage.path_for(key) for key in prediction.inputs.get("voices", [])],
         )
-        video = binding.engine.generate(request, self._progress_writer(prediction.id, worker_id), should_stop)
+        video = engine.generate(request, self._progress_writer(prediction.id, worker_id), should_stop)
         local_file = scratch / f"{prediction.id}.mp4"
-        encode_mp4(video, local_file)
+        info = encode_mp4(video, local_file)
+        flagged = self.flag_output(local_file, info.frame_count)
         output_key = f"outputs/{prediction.id}/{prediction.id}.mp4"
         self.storage.put_file(output_key, local_file)
-        return output_key
+        return output_key, flagged
 
     def _stored_image(self, prediction: Prediction, field: str) -> Image.Image | None:
         key = prediction.inputs.get(field)
@@ -104,13 +118,15 @@ class JobRunner:
         return report
 
 
-def _completed(outputs: list[str], started: float, created_voice: Voice | None = None) -> Outcome:
+def _completed(
+    outputs: list[str], started: float, created_voice: Voice | None = None, has_nsfw_contents: list[bool] | None = None
+) -> Outcome:
     return Outcome(
         status="completed",
         outputs=outputs,
         error=None,
         inference_ms=int((time.perf_counter() - started) * 1000),
-        has_nsfw_contents=[False] * len(outputs),
+        has_nsfw_contents=has_nsfw_contents or [False] * len(outputs),
         created_voice=created_voice,
     )
 
