@@ -32,7 +32,7 @@ def balance(request: Request, key: KeyInfo = Depends(authenticated_key)) -> JSON
 @router.get("/api/v3/account/billings")
 def billings(
     request: Request,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=1_000_000),
     page_size: int = Query(20, ge=1, le=100),
     key: KeyInfo = Depends(authenticated_key),
 ) -> JSONResponse:

@@ -74,6 +74,50 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         [(route.params_model, "validation") for route in ROUTES.values()],
         ref_template="#/components/schemas/{model}",
     )
-    schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(definitions.get("$defs", {}))
+    components["ErrorEnvelope"] = ERROR_ENVELOPE_SCHEMA
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            _document_errors(path, operation)
     app.openapi_schema = schema
     return schema
+
+
+ERROR_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["code", "message", "data", "error"],
+    "properties": {
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+        "data": {"type": "null"},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {
+                "type": {"type": "string"},
+                "message": {"type": "string"},
+                "param": {"type": "string"},
+            },
+        },
+    },
+}
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid request, or blocked by the content policy (then `code` is 503)",
+    "401": "Missing, unknown or revoked API key",
+    "403": "Not permitted, or insufficient balance",
+    "404": "Not found",
+    "429": "Rate limit exceeded; see Retry-After",
+    "500": "Internal server error",
+}
+
+
+def _document_errors(path: str, operation: dict[str, Any]) -> None:
+    """Replaces FastAPI's 422 with the error envelope every route really answers with."""
+    responses = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    if path == "/healthz":
+        return
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    for status, description in ERROR_DESCRIPTIONS.items():
+        responses.setdefault(status, {"description": description, "content": envelope})
