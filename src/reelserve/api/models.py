@@ -27,8 +27,8 @@ def describe(binding: RouteBinding) -> dict[str, Any]:
         "capabilities": engine.capabilities.as_dict(),
     }
     family = getattr(engine, "family", None)
-    if family:
-        engine_info["family"] = family
+    if family is not None:
+        engine_info["family"] = getattr(family, "name", str(family))
     route = binding.route
     return {
         "id": route.id,
