@@ -428,3 +428,43 @@ def build_tiny_pipeline(family: str, path: Path) -> None:
     torch.manual_seed(0)
     pipeline = _BUILDERS[family]()
     pipeline.save_pretrained(str(path))
+
+
+# The attention projections of the Wan and LTX transformers, which published LoRAs adapt.
+ATTENTION_PROJECTIONS = ("to_q", "to_k", "to_v", "to_out.0")
+
+
+def build_tiny_lora(
+    weights: Path,
+    path: Path,
+    component: str = "transformer",
+    target_modules: tuple[str, ...] = ATTENTION_PROJECTIONS,
+    rank: int = 4,
+    seed: int = 0,
+    scale: float = 0.5,
+) -> Path:
+    """Write a LoRA for `component` of the tiny pipeline at `weights` and return its safetensors file.
+
+    A peft LoraConfig is attached to the component with diffusers' `add_adapter`, every LoRA matrix gets
+    random values (a fresh LoRA's B matrices are zero, which would change nothing), and the pipeline
+    class's `save_lora_weights` writes `path/pytorch_lora_weights.safetensors`, the file `load_lora_weights`
+    reads. The keys carry the `transformer.` prefix whichever expert the LoRA was made for, as the
+    published per-expert Wan 2.2 LoRAs do.
+    """
+    import json
+
+    import diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipeline_class = getattr(diffusers, json.loads((weights / "model_index.json").read_text())["_class_name"])
+    model_class = getattr(diffusers, json.loads((weights / component / "config.json").read_text())["_class_name"])
+    model = model_class.from_pretrained(str(weights / component))
+    model.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=list(target_modules)))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * scale)
+    pipeline_class.save_lora_weights(str(path), transformer_lora_layers=get_peft_model_state_dict(model))
+    return path / "pytorch_lora_weights.safetensors"

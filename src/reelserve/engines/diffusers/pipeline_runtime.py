@@ -107,12 +107,29 @@ class PipelineRuntime:
             import peft  # noqa: F401
         except ImportError:
             raise RuntimeError("LoRA weights need the `peft` package in the server's environment") from None
+        # Every pipeline of a family shares the transformers of the first, except the text-to-video pipeline
+        # of text_to_video_weights, a model of its own that the LoRAs (made for one model) are not loaded into.
         pipeline = self.adapter.pipelines()[0]
+        if self.options.text_to_video_weights is not None:
+            log.warning("the LoRAs apply to the image-to-video model, not to text_to_video_weights")
         names = []
         for index, lora in enumerate(self.options.loras):
             name = f"reelserve_lora_{index}"
             extra = {"load_into_transformer_2": True} if lora.target == "transformer_2" else {}
-            pipeline.load_lora_weights(str(lora.path), adapter_name=name, **extra)
+            try:
+                pipeline.load_lora_weights(str(lora.path), adapter_name=name, **extra)
+            except Exception as error:
+                detail = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+                raise ValueError(
+                    f"LoRA {lora.path} could not be loaded into the {lora.target} of {self.family.name}: "
+                    f"{type(error).__name__}: {detail}"
+                ) from error
+            # diffusers skips, with only a logged warning, a file that has no keys for the transformer.
+            if name not in pipeline.get_list_adapters().get(lora.target, []):
+                raise ValueError(
+                    f"LoRA {lora.path} has no weights for the {lora.target} of {self.family.name}: "
+                    "none of its keys names one of its layers (a LoRA for another model?)"
+                )
             names.append(name)
         pipeline.set_adapters(names, adapter_weights=[lora.weight for lora in self.options.loras])
         if self.options.fuse_loras:
