@@ -74,6 +74,7 @@ def test_seed_example_end_to_end(start_server: ServerFactory, image_url: str, tm
 
     same = server.client.get(f"/api/v3/predictions/{data['id']}").json()["data"]
     assert same == result
+    assert result["input"]["image"] == image_url
 
     video = decode(download(server, result["outputs"][0], tmp_path / "out.mp4"))
     assert video == {
@@ -174,3 +175,14 @@ def test_output_links_are_signed(start_sqlite_server: ServerFactory, image_url: 
         assert response.status_code == 403, bad
         assert response.json()["error"]["type"] == "permission_error"
     assert "expired" in server.client.get(server.base_url + expired).json()["message"]
+
+
+def test_inline_images_are_not_echoed_back(start_sqlite_server: ServerFactory) -> None:
+    import base64
+
+    from tests.support.images import image_bytes
+
+    server = start_sqlite_server(workers=0)
+    png = image_bytes(400, 400)
+    data = server.submit(SEED_ROUTE, {"prompt": "p", "image": base64.b64encode(png).decode()}).json()["data"]
+    assert data["input"]["image"] == f"<inline image, {len(png)} bytes>"

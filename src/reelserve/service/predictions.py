@@ -69,6 +69,8 @@ class PredictionService:
                 self.content_policy.check_input_image(loaded[field].image, param=field)
 
         stored = params.model_dump(mode="json", exclude={"enable_sync_mode"})
+        for field, image in loaded.items():
+            stored[field] = _echo_of_image(stored[field], len(image.data))
         stored["aspect_ratio"] = params.aspect_ratio or "16:9"
         stored["sound"] = effective_sound(params, caps)
         stored["segments"] = segment_plan(params)
@@ -99,3 +101,10 @@ class PredictionService:
             if prediction is None:
                 raise NotFound(f"no prediction with id {prediction_id}")
             return view_of(prediction)
+
+
+def _echo_of_image(value: str, size: int) -> str:
+    """What the prediction's `input` shows of an image: its URL, or a short note instead of inline data."""
+    if value.strip().lower().startswith(("http://", "https://")):
+        return value
+    return f"<inline image, {size} bytes>"
