@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     rate_limit_storage: str | None = Field(
         default=None, description="`limits` storage URI shared by API processes, e.g. redis://127.0.0.1:6379"
     )
+    key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long a recognised key is remembered; revocations elsewhere take this long"
+    )
     first_key_balance_usd: Decimal = Field(
         default=Decimal("100"), ge=0, description="opening balance of the admin key made on first start"
     )

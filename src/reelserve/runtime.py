@@ -102,7 +102,7 @@ def build_runtime(settings: Settings) -> Runtime:
         signer=signer,
         engines=engines,
         queue=queue,
-        keys=KeyService(database),
+        keys=KeyService(database, settings.key_cache_seconds),
         billing=BillingService(database),
         prices=prices,
         rate_limiter=RequestRateLimiter(settings.rate_limit_storage),

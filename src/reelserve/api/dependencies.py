@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from reelserve.errors import PermissionDenied
 from reelserve.runtime import Runtime
@@ -14,8 +15,11 @@ def runtime_of(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def authenticated_key(request: Request) -> KeyInfo:
-    return runtime_of(request).keys.authenticate(request.headers.get("authorization"))
+async def authenticated_key(request: Request) -> KeyInfo:
+    """From the recent-keys cache on the event loop; from the database in the threadpool on a miss."""
+    keys = runtime_of(request).keys
+    authorization = request.headers.get("authorization")
+    return keys.recognised(authorization) or await run_in_threadpool(keys.authenticate, authorization)
 
 
 def public_base_url(request: Request) -> str:
@@ -23,8 +27,8 @@ def public_base_url(request: Request) -> str:
     return configured if configured else str(request.base_url)
 
 
-def admin_key(request: Request) -> KeyInfo:
-    key = authenticated_key(request)
+async def admin_key(request: Request) -> KeyInfo:
+    key = await authenticated_key(request)
     if not key.is_admin:
         raise PermissionDenied("this endpoint needs an API key with the admin role")
     return key

@@ -56,7 +56,7 @@ class BillingService:
         self.database = database
 
     def balance_usd(self, key: KeyInfo) -> float:
-        with self.database.session() as session:
+        with self.database.read() as session:
             account = account_store.get(session, key.account_id)
             return micros_to_usd(account.balance_micros if account else 0)
 
@@ -74,7 +74,7 @@ class BillingService:
             return micros_to_usd(account_store.credit(session, key.account_id, micros, "topup", None, "top-up"))
 
     def ledger(self, key: KeyInfo, page: int, page_size: int) -> LedgerPage:
-        with self.database.session() as session:
+        with self.database.read() as session:
             rows, total = account_store.entries(session, key.account_id, (page - 1) * page_size, page_size)
             items = [
                 LedgerLine(

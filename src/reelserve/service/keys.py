@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -62,9 +64,42 @@ def hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
+class RecentKeys:
+    """Keys recently recognised, so most requests skip the database; a revocation made in another
+    process is seen once the entry expires."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[KeyInfo, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> KeyInfo | None:
+        with self._lock:
+            entry = self._entries.get(key_hash)
+            if entry is None or entry[1] < time.monotonic():
+                self._entries.pop(key_hash, None)
+                return None
+            return entry[0]
+
+    def put(self, key_hash: str, info: KeyInfo) -> None:
+        if self.ttl_seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key_hash] = (info, time.monotonic() + self.ttl_seconds)
+
+    def forget(self, key_id: str) -> None:
+        with self._lock:
+            for key_hash in [h for h, (info, _) in self._entries.items() if info.id == key_id]:
+                del self._entries[key_hash]
+
+
 class KeyService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cache_seconds: float = 0.0) -> None:
         self.database = database
+        self.recent = RecentKeys(cache_seconds)
 
     def create(
         self, name: str, balance_usd: str | float = 0, limits: KeyLimits | None = None, role: str = "user"
@@ -100,11 +135,11 @@ class KeyService:
         return CreatedKey(info=_info(key), secret=secret)
 
     def list(self) -> list[KeyInfo]:
-        with self.database.session() as session:
+        with self.database.read() as session:
             return [_info(key) for key in key_store.list_all(session)]
 
     def show(self, key_id: str) -> KeyDetails:
-        with self.database.session() as session:
+        with self.database.read() as session:
             key = session.get(ApiKey, key_id)
             if key is None:
                 raise NotFound(f"no key with id {key_id}")
@@ -120,24 +155,42 @@ class KeyService:
             key = key_store.revoke(session, key_id)
             if key is None:
                 raise NotFound(f"no key with id {key_id}")
-            return _info(key)
+            info = _info(key)
+        self.recent.forget(key_id)
+        return info
 
     def has_any(self) -> bool:
-        with self.database.session() as session:
+        with self.database.read() as session:
             return key_store.count(session) > 0
+
+    def recognised(self, authorization: str | None) -> KeyInfo | None:
+        """The key from the recent-keys cache, without touching the database; None on a miss."""
+        raw = _raw_key(authorization)
+        return self.recent.get(hash_key(raw)) if raw else None
 
     def authenticate(self, authorization: str | None) -> KeyInfo:
         """Accepts `sk-...` as it is and `Bearer sk-...`."""
-        raw = (authorization or "").strip()
-        if raw[:7].lower() == "bearer ":
-            raw = raw[7:].strip()
+        raw = _raw_key(authorization)
         if not raw:
             raise AuthenticationError("missing API key: send it in the Authorization header")
-        with self.database.session() as session:
-            key = key_store.find_active_by_hash(session, hash_key(raw))
+        key_hash = hash_key(raw)
+        cached = self.recent.get(key_hash)
+        if cached is not None:
+            return cached
+        with self.database.read() as session:
+            key = key_store.find_active_by_hash(session, key_hash)
             if key is None:
                 raise AuthenticationError("invalid or revoked API key")
-            return _info(key)
+            info = _info(key)
+        self.recent.put(key_hash, info)
+        return info
+
+
+def _raw_key(authorization: str | None) -> str:
+    raw = (authorization or "").strip()
+    if raw[:7].lower() == "bearer ":
+        raw = raw[7:].strip()
+    return raw
 
 
 def _check_new_key(name: str, role: str, limits: KeyLimits) -> None:

@@ -96,7 +96,7 @@ class PredictionService:
         return view, params.enable_sync_mode
 
     def get(self, key: KeyInfo, prediction_id: str) -> PredictionView:
-        with self.database.session() as session:
+        with self.database.read() as session:
             prediction = prediction_store.get_owned(session, prediction_id, key.id)
             if prediction is None:
                 raise NotFound(f"no prediction with id {prediction_id}")

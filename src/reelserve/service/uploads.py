@@ -131,7 +131,7 @@ class UploadService:
         if problem is not None:
             raise InputError(f"{param} is an upload URL of this server, but {problem}", param=param)
         upload_id = PurePosixPath(storage_key).parts[1]
-        with self.database.session() as session:
+        with self.database.read() as session:
             upload = upload_store.get(session, upload_id)
             if upload is None or upload.status != "complete" or not self.storage.exists(storage_key):
                 raise InputError(f"{param}: this upload has expired or was never completed", param=param)

@@ -85,11 +85,11 @@ class VoiceService:
         return view, params.enable_sync_mode
 
     def list(self, key: KeyInfo) -> list[VoiceInfo]:
-        with self.database.session() as session:
+        with self.database.read() as session:
             return [_info(voice) for voice in voice_store.list_owned(session, key.id)]
 
     def get(self, key: KeyInfo, voice_id: str) -> VoiceInfo:
-        with self.database.session() as session:
+        with self.database.read() as session:
             voice = voice_store.get_owned(session, voice_id, key.id)
             if voice is None:
                 raise NotFound(f"no voice with id {voice_id}")
@@ -106,7 +106,7 @@ class VoiceService:
     def sample_keys(self, key: KeyInfo, voice_refs: list[Any]) -> list[str]:
         """Storage keys of the samples behind a request's voice_list, each checked to be the caller's."""
         keys: list[str] = []
-        with self.database.session() as session:
+        with self.database.read() as session:
             for position, ref in enumerate(voice_refs):
                 voice = voice_store.get_owned(session, ref.voice_id, key.id)
                 if voice is None:

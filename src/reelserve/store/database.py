@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+READ_ONLY = "reelserve_read_only"
 
 
 class Database:
@@ -24,6 +25,16 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it does not take the write lock."""
+        with (
+            self.engine.connect().execution_options(**{READ_ONLY: True}) as connection,
+            Session(bind=connection, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     def migrate(self, revision: str = "head") -> None:
@@ -71,5 +82,7 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-
 
 
 def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
-    # Writers take the lock at BEGIN, so concurrent read-then-write transactions wait instead of failing.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the lock at BEGIN, so concurrent read-then-write transactions wait instead of failing;
+    # readers (Database.read) share the database under WAL.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
