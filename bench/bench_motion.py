@@ -156,6 +156,9 @@ def child_main(mode: str, image_path: Path, output: Path, seconds: int, preset: 
     if mode == MAKE_IMAGE:
         photo_like_png(output)
         return
+    # A running server starts its engines once, before any job (the motion engine loads OpenCV then): start-up,
+    # like the imports, not the work of a job.
+    MotionEngine().start()
     started, cpu_started = time.perf_counter(), time.process_time()
     if mode.startswith("encode-"):
         video = _pre_rendered(image_path, seconds, planar=mode == "encode-yuv")

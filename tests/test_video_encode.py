@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from reelserve.engines.base import GeneratedVideo, JobInterrupted
-from reelserve.media.video import EncodedVideoInfo, encode_mp4, probe_mp4, rgb_to_yuv_planes
+from reelserve.media.video import EncodedVideoInfo, encode_mp4, new_yuv420p_planes, probe_mp4, rgb_to_yuv_planes
 
 WIDTH, HEIGHT = 160, 96
 
@@ -113,10 +113,12 @@ def test_colours_are_bt709_limited_range_and_tagged(tmp_path: Path) -> None:
 
 
 class PlanarSource:
-    """A frame source offering yuv420p planes as the motion engine does."""
+    """A frame source offering yuv420p planes as the motion engine does; `in_place` writes them into planes from
+    new_yuv420p_planes, as the motion engine does too, rather than into arrays of its own."""
 
-    def __init__(self, frames: list[np.ndarray]) -> None:
+    def __init__(self, frames: list[np.ndarray], in_place: bool = False) -> None:
         self.frames = frames
+        self.in_place = in_place
         self.planar_used = False
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -125,12 +127,18 @@ class PlanarSource:
     def iter_yuv420p(self):
         self.planar_used = True
         for rgb in self.frames:
+            height, width = rgb.shape[:2]
             luma, u, v = rgb_to_yuv_planes(rgb)
-            yield (
+            planes = (
                 luma,
-                u.reshape(HEIGHT // 2, 2, WIDTH // 2, 2).mean(axis=(1, 3)).round().astype(np.uint8),
-                (v.reshape(HEIGHT // 2, 2, WIDTH // 2, 2).mean(axis=(1, 3)).round().astype(np.uint8)),
+                u.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)).round().astype(np.uint8),
+                (v.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)).round().astype(np.uint8)),
             )
+            if self.in_place:
+                own, planes = planes, new_yuv420p_planes(width, height)
+                for target, data in zip(planes, own, strict=True):
+                    target[:] = data
+            yield planes
 
 
 def test_planar_frame_sources_skip_rgb_and_look_the_same(tmp_path: Path) -> None:
@@ -141,6 +149,29 @@ def test_planar_frame_sources_skip_rgb_and_look_the_same(tmp_path: Path) -> None
     assert source.planar_used
     planar, rgb = decoded_frames(tmp_path / "planar.mp4"), decoded_frames(tmp_path / "rgb.mp4")
     assert min(psnr(a, b) for a, b in zip(planar, rgb, strict=True)) > 35
+
+
+def test_planes_made_in_the_encoders_frames_encode_as_copied_ones(tmp_path: Path) -> None:
+    # 200 px wide: every plane's rows are padded in memory (208 and 112 bytes), so this checks the strides too.
+    frames = list(moving_frames(6, width=200))
+    for name, in_place in (("in-place", True), ("copied", False)):
+        video = GeneratedVideo(frames=PlanarSource(frames, in_place), width=200, height=HEIGHT, fps=24, frame_count=6)
+        encode_mp4(video, tmp_path / f"{name}.mp4", crf=12)
+    for name in ("in-place", "copied"):
+        decoded = decoded_frames(tmp_path / f"{name}.mp4")
+        assert len(decoded) == 6, name
+        assert min(psnr(a, b) for a, b in zip(frames, decoded, strict=True)) > 32, name
+        # Each frame shows the picture it was made from, not a neighbour's (which moved 2 px away).
+        closest = [max(range(6), key=lambda index: psnr(frames[index], frame)) for frame in decoded]
+        assert closest == list(range(6)), name
+
+
+def test_new_planes_are_writable_views_of_the_frame_size() -> None:
+    luma, u, v = new_yuv420p_planes(200, 96)
+    assert (luma.shape, u.shape, v.shape) == ((96, 200), (48, 100), (48, 100))
+    assert all(plane.dtype == np.uint8 and plane.flags.writeable for plane in (luma, u, v))
+    fresh = new_yuv420p_planes(200, 96)
+    assert not any(np.shares_memory(a, b) for a, b in zip((luma, u, v), fresh, strict=True))
 
 
 def test_frames_are_streamed_not_collected(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Colour: every MP4 is yuv420p, BT.709, limited ("tv") range, and tagged so. Frames given as RGB are
 converted by swscale; a frame source that implements `Yuv420pFrameSource` hands over planes already in
-that form, which skips the per-frame RGB conversion (the motion engine renders straight into them).
+that form, which skips the per-frame RGB conversion (the motion engine renders straight into them, and
+into planes from `new_yuv420p_planes`, which the encoder takes without copying).
 
 Encoding runs on a background thread while the caller's thread produces frames, so an engine's
 lazy frame generator (and its progress / stop callbacks) runs in the caller's thread, alongside x264.
@@ -73,6 +74,27 @@ class Yuv420pFrameSource(Protocol):
     def __iter__(self) -> Iterator[np.ndarray]: ...
 
     def iter_yuv420p(self) -> Iterator[Yuv420pPlanes]: ...
+
+
+class _FramePlanes(tuple):
+    """Yuv420pPlanes that are views into an encoder frame's own buffers, which the encoder takes as they are."""
+
+    frame: av.VideoFrame
+
+
+def new_yuv420p_planes(width: int, height: int) -> Yuv420pPlanes:
+    """Writable, uninitialised Y, U, V planes for one frame (rows may be padded: write through the views).
+
+    They live inside a frame made for the encoder, so a frame source that renders into them and hands them
+    on spares encode_mp4 a copy of every frame; planes from anywhere else are copied in.
+    """
+    frame = av.VideoFrame(width, height, "yuv420p")
+    planes = _FramePlanes(
+        np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        for plane in frame.planes
+    )
+    planes.frame = frame
+    return planes
 
 
 def rgb_image_to_yuv(image: Image.Image) -> tuple[Image.Image, Image.Image, Image.Image]:
@@ -176,6 +198,8 @@ def _frame_from_rgb(rgb: np.ndarray) -> av.VideoFrame:
 
 
 def _frame_from_planes(planes: Yuv420pPlanes) -> av.VideoFrame:
+    if isinstance(planes, _FramePlanes):
+        return planes.frame
     luma = planes[0]
     frame = av.VideoFrame(luma.shape[1], luma.shape[0], "yuv420p")
     for plane, data in zip(frame.planes, planes, strict=True):

@@ -19,7 +19,7 @@ from reelserve.engines.base import (
 )
 from reelserve.engines.motion.camera import parse_camera_move
 from reelserve.engines.motion.path import CameraState, CameraTimeline, plan_camera
-from reelserve.engines.motion.render import OUTPUT_SIZES, FrameRenderer, output_size
+from reelserve.engines.motion.render import OUTPUT_SIZES, FrameRenderer, opencv, output_size
 from reelserve.errors import InputError
 from reelserve.media.video import Yuv420pPlanes
 
@@ -36,7 +36,7 @@ class MotionEngine:
     )
 
     def start(self) -> None:
-        pass
+        opencv()  # loaded with the workers, so that their first job does not wait for it
 
     def check(self, request: GenerationRequest) -> None:
         if request.image is None:
