@@ -9,10 +9,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from reelserve.api.body import read_capped_body
 from reelserve.api.dependencies import authenticated_key, count_request, public_base_url, runtime_of
 from reelserve.api.envelope import success
 from reelserve.api.presenters import rfc3339
-from reelserve.errors import InputError
 from reelserve.service.keys import KeyInfo
 from reelserve.service.uploads import UploadView
 
@@ -73,13 +73,7 @@ def announce_upload(
 async def receive_upload(request: Request, upload_id: str, expires: str = "", signature: str = "") -> JSONResponse:
     uploads = runtime_of(request).uploads
     limit = await run_in_threadpool(uploads.put_limit, upload_id, expires, signature)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise InputError(f"the body is larger than the {limit} bytes announced for this upload")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise InputError(f"the body is larger than the {limit} bytes announced for this upload")
-    view = await run_in_threadpool(uploads.receive, upload_id, bytes(body))
+    too_large = f"the body is larger than the {limit} bytes announced for this upload"
+    body = await read_capped_body(request, limit, too_large)
+    view = await run_in_threadpool(uploads.receive, upload_id, body)
     return success(upload_data(view, public_base_url(request)))
