@@ -347,17 +347,17 @@ class DiffusersEngine:
                     if fraction > reported:
                         reported = fraction
                         progress(fraction)
-                    continue
-                if isinstance(message, JobDone):
+                elif isinstance(message, JobDone):
                     progress(1.0)
                     return message
-                if isinstance(message, JobStopped):
+                elif isinstance(message, JobStopped):
                     raise JobInterrupted("stopped between denoising steps")
-                if isinstance(message, JobFailed):
+                elif isinstance(message, JobFailed):
                     if message.fatal:
                         self._replace_worker(worker)
                     raise EngineError(message.message)
-                self._fail_dead_worker(worker)
+                else:
+                    self._fail_dead_worker(worker)
             elif not worker.process.is_alive():
                 self._fail_dead_worker(worker)
             now = time.monotonic()
