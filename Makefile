@@ -16,7 +16,8 @@ $(STAMP_RUN): pyproject.toml | $(PY)
 
 # torch is pinned first so that no dependency range can pull the CUDA build.
 $(STAMP_TEST): pyproject.toml | $(PY)
-	command -v espeak-ng >/dev/null || (apt-get update -qq && apt-get install -y -qq espeak-ng)
+	command -v espeak-ng >/dev/null && command -v openssl >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq espeak-ng openssl)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e ".[test,diffusion]" torch==2.13.0
 	touch $@ $(STAMP_RUN)

@@ -620,7 +620,7 @@ class CertificateFiles:
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertificateFiles:
     if which("openssl") is None:
-        pytest.skip("the openssl command is needed to make test certificates")
+        pytest.fail("the openssl command is needed to make test certificates (`make test` installs it)", pytrace=False)
     folder = tmp_path_factory.mktemp("tls")
 
     def openssl(*arguments: str) -> None:
