@@ -11,7 +11,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
-from sqlalchemy import text
 
 from reelserve import __version__
 from reelserve.api import account, admin, files, models, predictions, uploads, voices
@@ -56,8 +55,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> JSONResponse:
         current = runtime_of(request)
-        with current.database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        current.database.ping()
         return JSONResponse(
             {"status": "ok", "version": __version__, "workers": current.settings.workers}
         )

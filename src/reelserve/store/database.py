@@ -57,6 +57,11 @@ class Database:
                 if sqlite:
                     connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
+    def ping(self) -> None:
+        """Raises if the database cannot be reached."""
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
     def dispose(self) -> None:
         self.engine.dispose()
 
