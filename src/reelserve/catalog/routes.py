@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import ValidationError, create_model
 
 from reelserve.catalog.params import (
     FEATURE_FIELD_NAMES,
@@ -130,7 +130,3 @@ ROUTES: dict[str, ModelRoute] = {
 
 def route_for(route_id: str) -> ModelRoute | None:
     return ROUTES.get(route_id)
-
-
-def params_model_names() -> list[type[BaseModel]]:
-    return [route.params_model for route in ROUTES.values()]

@@ -32,6 +32,3 @@ class ImageLoader:
         if data is None:
             data = fetch_url(value.strip(), self.policy, param=param).data
         return LoadedImage(data=data, image=decode_image(data, self.rules, param=param))
-
-    def decode_stored(self, data: bytes, param: str) -> Image.Image:
-        return decode_image(data, self.rules, param=param)

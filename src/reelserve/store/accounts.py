@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from reelserve.store.tables import Account, ApiKey, LedgerEntry, Prediction, utcnow
+from reelserve.store.tables import IN_FLIGHT_STATUSES, Account, ApiKey, LedgerEntry, Prediction, utcnow
 
 
 def add(session: Session, account: Account) -> None:
@@ -24,7 +24,7 @@ def lock_key(session: Session, key_id: str) -> ApiKey | None:
 
 def in_flight_count(session: Session, key_id: str) -> int:
     return session.scalar(
-        select(func.count()).where(Prediction.key_id == key_id, Prediction.status.in_(("created", "processing")))
+        select(func.count()).where(Prediction.key_id == key_id, Prediction.status.in_(IN_FLIGHT_STATUSES))
     ) or 0
 
 

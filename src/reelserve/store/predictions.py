@@ -6,13 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from reelserve.store import accounts
 from reelserve.store.tables import Prediction, Voice, utcnow
-
-ACTIVE_STATUSES = ("created", "processing")
 
 
 def add(session: Session, prediction: Prediction) -> None:
@@ -146,17 +144,6 @@ def release_abandoned(session: Session, now: datetime, max_attempts: int) -> dic
             prediction.progress = 0
             released["requeued"].append(prediction.id)
     return released
-
-
-def waiting_count(session: Session) -> int:
-    return session.scalar(select(func.count()).where(Prediction.status == "created")) or 0
-
-
-def statuses(session: Session, prediction_ids: list[str]) -> dict[str, str]:
-    rows = session.execute(
-        select(Prediction.id, Prediction.status).where(Prediction.id.in_(prediction_ids))
-    ).all()
-    return {row.id: row.status for row in rows}
 
 
 def new_prediction(**fields: Any) -> Prediction:

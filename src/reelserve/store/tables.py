@@ -9,6 +9,8 @@ from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+IN_FLIGHT_STATUSES = ("created", "processing")
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -115,10 +115,6 @@ class DiffusersEngine:
         self._closed = False
         atexit.register(_close_at_exit, weakref.ref(self))
 
-    @property
-    def description(self) -> str:
-        return f"{self.family.title} through diffusers ({self.options.weights})"
-
     # Lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> None:
