@@ -2,30 +2,56 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import SingletonThreadPool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 READ_ONLY = "reelserve_read_only"
+# Threads that may hold a SQLite connection at once: the event loop, anyio's 40, workers, maintenance.
+SQLITE_THREADS = 64
 
 
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
+        self.is_sqlite = url.startswith("sqlite")
         self.engine = _create_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._statement_reads = _create_statement_read_engine(url) if self.is_sqlite else self.engine
+        self._sqlite_writer = threading.RLock()
+        self._reader_of_thread = threading.local()
+        self._readers: list[Connection] = []
+        self._readers_lock = threading.Lock()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self._sessions() as session, session.begin():
+        with self._one_writer(), self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A Core connection in one transaction, for hot paths that need no unit of work."""
+        with self._one_writer(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        # SQLite lets one writer in at a time; threads of this process queue here, in order, rather than
+        # in SQLite's busy handler, which sleeps in growing steps and lets late arrivals pass early ones.
+        if not self.is_sqlite:
+            yield
+            return
+        with self._sqlite_writer:
+            yield
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -36,6 +62,33 @@ class Database:
             session.begin(),
         ):
             yield session
+
+    @contextmanager
+    def statement_read(self) -> Iterator[Connection]:
+        """A connection for reads of one statement each, outside any transaction: each sees the latest commit.
+
+        On SQLite every thread keeps one read-only connection of its own, so a read costs no pool checkout,
+        no BEGIN and no lock, and is quick enough to run on the event loop (`reads_are_instant`).
+        """
+        if not self.is_sqlite:
+            with self.engine.connect() as connection:
+                yield connection
+            return
+        connection = getattr(self._reader_of_thread, "connection", None)
+        if connection is None:
+            connection = self._reader_of_thread.connection = self._statement_reads.connect()
+            with self._readers_lock:
+                self._readers.append(connection)
+        try:
+            yield connection
+        except BaseException:
+            self._reader_of_thread.connection = None
+            connection.invalidate()
+            raise
+
+    @property
+    def reads_are_instant(self) -> bool:
+        return self.is_sqlite
 
     def migrate(self, revision: str = "head") -> None:
         config = Config()
@@ -63,16 +116,40 @@ class Database:
             connection.exec_driver_sql("SELECT 1")
 
     def dispose(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for connection in readers:
+            connection.close()
+        self._reader_of_thread = threading.local()
         self.engine.dispose()
+        self._statement_reads.dispose()
 
 
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, pool_size=SQLITE_THREADS, max_overflow=0, connect_args={"check_same_thread": False, "timeout": 30}
+        )
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _create_statement_read_engine(url: str) -> Engine:
+    engine = create_engine(
+        url, poolclass=SingletonThreadPool, pool_size=SQLITE_THREADS, isolation_level="AUTOCOMMIT",
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+    event.listen(engine, "connect", _tune_sqlite_reader)
+    return engine
+
+
+def _tune_sqlite_reader(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,83 @@
+"""Statement reads (Database.statement_read), the polling path's reads: fresh, read-only, and cheap to reuse."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from reelserve.store.database import Database
+from tests.support.databases import database_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    with database_url(request.param, tmp_path) as url:
+        found = Database(url)
+        found.migrate()
+        try:
+            yield found
+        finally:
+            found.dispose()
+
+
+def account_count(database: Database) -> int:
+    with database.statement_read() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM accounts")).scalar_one())
+
+
+def add_account(database: Database, account_id: str) -> None:
+    with database.write() as connection:
+        connection.execute(
+            text("INSERT INTO accounts (id, name, balance_micros, created_at) VALUES (:id, 'a', 0, :at)"),
+            {"id": account_id, "at": "2026-11-25 00:00:00"},
+        )
+
+
+def test_each_read_sees_the_latest_commit(database: Database) -> None:
+    before = account_count(database)
+    add_account(database, "a" * 32)
+    assert account_count(database) == before + 1
+    committed_elsewhere = threading.Thread(target=add_account, args=(database, "b" * 32))
+    committed_elsewhere.start()
+    committed_elsewhere.join()
+    assert account_count(database) == before + 2
+
+
+def test_sqlite_keeps_one_read_only_connection_per_thread(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'reads.db'}")
+    database.migrate()
+    try:
+        assert database.reads_are_instant
+        with database.statement_read() as first, database.statement_read() as again:
+            assert first is again
+        seen: list[object] = []
+
+        def read_in_a_thread() -> None:
+            with database.statement_read() as connection:
+                seen.append(connection)
+
+        worker = threading.Thread(target=read_in_a_thread)
+        worker.start()
+        worker.join()
+        assert seen and seen[0] is not first
+        with pytest.raises(OperationalError, match="readonly"), database.statement_read() as connection:
+            connection.execute(text("DELETE FROM accounts"))
+        with database.statement_read() as after_failure:
+            assert after_failure is not first
+        assert account_count(database) == 0
+    finally:
+        database.dispose()
+
+
+def test_postgresql_reads_are_not_run_on_the_event_loop(tmp_path: Path) -> None:
+    with database_url("postgresql", tmp_path) as url:
+        database = Database(url)
+        try:
+            assert not database.reads_are_instant
+        finally:
+            database.dispose()
