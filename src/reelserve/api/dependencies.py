@@ -24,7 +24,22 @@ async def authenticated_key(request: Request) -> KeyInfo:
 
 def public_base_url(request: Request) -> str:
     configured = runtime_of(request).settings.public_url
-    return configured if configured else str(request.base_url)
+    if configured:
+        return configured
+    scope = request.scope
+    seen = (scope["scheme"], request.headers.get("host"), scope.get("server"), scope.get("root_path", ""))
+    known = _base_urls.get(seen)
+    if known is None:
+        known = str(request.base_url)
+        if len(_base_urls) >= BASE_URLS_REMEMBERED:
+            _base_urls.clear()
+        _base_urls[seen] = known
+    return known
+
+
+# Building `request.base_url` costs more than the rest of a poll's answer; it depends only on these.
+BASE_URLS_REMEMBERED = 256
+_base_urls: dict[tuple[object, ...], str] = {}
 
 
 async def admin_key(request: Request) -> KeyInfo:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi.responses import JSONResponse
 
 from reelserve.errors import ContentPolicyViolation, RateLimited, ReelserveError
 
 
+class EnvelopeResponse(JSONResponse):
+    """JSON as Starlette writes it (compact, UTF-8), serialised by orjson in a fraction of the time."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def success(data: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"code": 200, "message": "success", "data": data}, headers=headers)
+    return EnvelopeResponse({"code": 200, "message": "success", "data": data}, headers=headers)
 
 
 def error_response(
@@ -21,7 +29,7 @@ def error_response(
     if param is not None:
         error["param"] = param
     body = {"code": body_code or status, "message": message, "data": None, "error": error}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return EnvelopeResponse(body, status_code=status, headers=headers)
 
 
 def response_for(exc: ReelserveError) -> JSONResponse:

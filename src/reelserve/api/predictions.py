@@ -35,7 +35,7 @@ async def respond_to_submit(
         deadline = time.monotonic() + runtime.settings.sync_timeout_seconds
         while not view.finished and time.monotonic() < deadline:
             await asyncio.sleep(SYNC_POLL_SECONDS)
-            view = await run_in_threadpool(runtime.predictions.get, key, view.id)
+            view = await read_prediction(request, key, view.id)
     if wait and not view.finished:
         data = prediction_data(
             view, base_url, runtime.signer, error_override=SYNC_TIMEOUT_MESSAGE, status_override="processing"
@@ -76,19 +76,28 @@ for _route in ROUTES.values():
     )
 
 
-def _result(request: Request, prediction_id: str, key: KeyInfo) -> JSONResponse:
-    runtime = runtime_of(request)
-    view: PredictionView = runtime.predictions.get(key, prediction_id)
-    return success(prediction_data(view, public_base_url(request), runtime.signer))
+async def read_prediction(request: Request, key: KeyInfo, prediction_id: str) -> PredictionView:
+    """On the event loop where the read is instant (SQLite), else in the threadpool."""
+    predictions = runtime_of(request).predictions
+    if predictions.reads_are_instant:
+        return predictions.get(key, prediction_id)
+    return await run_in_threadpool(predictions.get, key, prediction_id)
+
+
+async def result_response(request: Request, prediction_id: str, key: KeyInfo) -> JSONResponse:
+    view = await read_prediction(request, key, prediction_id)
+    return success(prediction_data(view, public_base_url(request), runtime_of(request).signer))
 
 
 @router.get("/api/v3/predictions/{prediction_id}/result", tags=["predictions"])
-def prediction_result(
+async def prediction_result(
     request: Request, prediction_id: str, key: KeyInfo = Depends(authenticated_key)
 ) -> JSONResponse:
-    return _result(request, prediction_id, key)
+    return await result_response(request, prediction_id, key)
 
 
 @router.get("/api/v3/predictions/{prediction_id}", tags=["predictions"])
-def prediction(request: Request, prediction_id: str, key: KeyInfo = Depends(authenticated_key)) -> JSONResponse:
-    return _result(request, prediction_id, key)
+async def prediction(
+    request: Request, prediction_id: str, key: KeyInfo = Depends(authenticated_key)
+) -> JSONResponse:
+    return await result_response(request, prediction_id, key)

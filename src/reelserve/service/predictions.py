@@ -65,7 +65,9 @@ class PredictionService:
         for field in IMAGE_FIELDS:
             value = getattr(params, field, None)
             if value is not None:
-                loaded[field] = self.images.load(value, param=field, key=key)
+                loaded[field] = self.images.load(
+                    value, param=field, key=key, pixels=self.content_policy.inspects_input_images
+                )
                 self.content_policy.check_input_image(loaded[field].image, param=field)
 
         stored = params.model_dump(mode="json", exclude={"enable_sync_mode"})
@@ -95,12 +97,17 @@ class PredictionService:
         )
         return view, params.enable_sync_mode
 
+    @property
+    def reads_are_instant(self) -> bool:
+        """Whether `get` is quick enough to call on the event loop."""
+        return self.database.reads_are_instant
+
     def get(self, key: KeyInfo, prediction_id: str) -> PredictionView:
-        with self.database.read() as session:
-            prediction = prediction_store.get_owned(session, prediction_id, key.id)
-            if prediction is None:
-                raise NotFound(f"no prediction with id {prediction_id}")
-            return view_of(prediction)
+        with self.database.statement_read() as connection:
+            row = prediction_store.owned_row(connection, prediction_id, key.id)
+        if row is None:
+            raise NotFound(f"no prediction with id {prediction_id}")
+        return view_of(row)
 
 
 def _echo_of_image(value: str, size: int) -> str:

@@ -6,16 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from reelserve.store import accounts
 from reelserve.store.tables import Prediction, Voice, utcnow
-
-
-def add(session: Session, prediction: Prediction) -> None:
-    session.add(prediction)
-    session.flush()
 
 
 def get(session: Session, prediction_id: str) -> Prediction | None:
@@ -26,6 +21,16 @@ def get_owned(session: Session, prediction_id: str, key_id: str) -> Prediction |
     return session.scalars(
         select(Prediction).where(Prediction.id == prediction_id, Prediction.key_id == key_id)
     ).one_or_none()
+
+
+_OWNED_ROW = select(Prediction.__table__).where(
+    Prediction.__table__.c.id == bindparam("prediction_id"), Prediction.__table__.c.key_id == bindparam("key_id")
+)
+
+
+def owned_row(connection: Connection, prediction_id: str, key_id: str) -> Row[Any] | None:
+    """The prediction's row as plain columns, without the ORM: the polling path reads this."""
+    return connection.execute(_OWNED_ROW, {"prediction_id": prediction_id, "key_id": key_id}).one_or_none()
 
 
 def claim_next(
@@ -146,13 +151,14 @@ def release_abandoned(session: Session, now: datetime, max_attempts: int) -> dic
     return released
 
 
-def new_prediction(**fields: Any) -> Prediction:
-    return Prediction(
-        status="created",
-        outputs=[],
-        has_nsfw_contents=[],
-        progress=0,
-        attempts=0,
-        created_at=utcnow(),
-        **fields,
-    )
+_NEW_PREDICTION = insert(Prediction)
+
+
+def insert_new(connection: Connection, **fields: Any) -> dict[str, Any]:
+    """Adds a waiting prediction; returns all its columns."""
+    row = {
+        "status": "created", "outputs": [], "has_nsfw_contents": [], "progress": 0, "attempts": 0,
+        "created_at": utcnow(), "error": None, "execution_ms": None, "inference_ms": None, **fields,
+    }
+    connection.execute(_NEW_PREDICTION, row)
+    return row
