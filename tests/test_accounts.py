@@ -90,7 +90,7 @@ def test_insufficient_balance_creates_nothing(start_server: ServerFactory) -> No
         assert session.scalar(select(func.count()).select_from(Prediction)) == 0
         entries = session.scalars(select(LedgerEntry).where(LedgerEntry.account_id == account_id)).all()
         assert [entry.kind for entry in entries] == ["topup"]
-    assert not list((server.runtime.storage.root / "inputs").glob("*/*")), "no input file is left behind"
+    assert not list((server.runtime.storage.root / "inputs").glob("*")), "no input file is left behind"
     assert balance_of(server, key) == 0.2
 
 
@@ -133,7 +133,7 @@ def test_failed_jobs_are_refunded_once(start_server: ServerFactory) -> None:
     api_only = start_server(workers=0)
     key, _, account_id = new_key(api_only, "1")
     prediction_id = api_only.submit(SEED_ROUTE, body(), key=key).json()["data"]["id"]
-    (api_only.runtime.storage.root / "inputs" / prediction_id / "image").unlink()
+    (api_only.runtime.storage.root / "inputs" / f"{prediction_id}-image").unlink()
     worker = start_server(workers=1)
     assert worker.wait(prediction_id, key=key)["status"] == "failed"
     assert balance_of(worker, key) == 1.0

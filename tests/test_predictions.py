@@ -146,7 +146,7 @@ def test_a_job_whose_input_is_gone_fails_with_an_actionable_message(
 ) -> None:
     api_only = start_sqlite_server(workers=0)
     data = api_only.submit(SEED_ROUTE, seed_body(image_url)).json()["data"]
-    stored = api_only.runtime.storage.root / "inputs" / data["id"] / "image"
+    stored = api_only.runtime.storage.root / "inputs" / f"{data['id']}-image"
     assert stored.is_file()
     stored.unlink()
     with_workers = start_sqlite_server(workers=1)

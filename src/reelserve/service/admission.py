@@ -5,11 +5,10 @@ The cap is counted in the database, under a lock on the key's row, so it holds a
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from reelserve.errors import PermissionDenied, RateLimited
 from reelserve.service.keys import KeyInfo
 from reelserve.store import accounts as account_store
+from reelserve.store.accounts import Executor
 
 IN_FLIGHT_RETRY_AFTER_SECONDS = 5
 
@@ -20,10 +19,10 @@ def check_route_permission(key: KeyInfo, model_id: str) -> None:
         raise PermissionDenied(f"this API key may not use {model_id}; it may use: {', '.join(allowed) or 'nothing'}")
 
 
-def admit_in_flight(session: Session, key: KeyInfo, default_max: int) -> None:
-    account_store.lock_key(session, key.id)
+def admit_in_flight(executor: Executor, key: KeyInfo, default_max: int) -> None:
+    account_store.lock_key(executor, key.id)
     limit = key.limits.max_concurrency or default_max
-    running = account_store.in_flight_count(session, key.id)
+    running = account_store.in_flight_count(executor, key.id, up_to=limit)
     if running >= limit:
         raise RateLimited(
             f"this key has {running} jobs in flight; the limit is {limit}. Wait for one to finish",

@@ -8,12 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from reelserve.errors import InputError, InsufficientBalance, NotFound
 from reelserve.service.keys import KeyInfo
 from reelserve.service.money import format_usd, micros_to_usd, usd_to_micros
 from reelserve.store import accounts as account_store
+from reelserve.store.accounts import Executor
 from reelserve.store.database import Database
 from reelserve.store.tables import ApiKey
 
@@ -37,14 +36,13 @@ class LedgerPage:
     total: int
 
 
-def reserve(session: Session, key: KeyInfo, price_micros: int, prediction_id: str, note: str) -> None:
+def reserve(executor: Executor, key: KeyInfo, price_micros: int, prediction_id: str, note: str) -> None:
     """Takes the price from the key's account within the caller's transaction, or raises."""
     if price_micros == 0:
         return
-    balance = account_store.debit_if_covered(session, key.account_id, price_micros, "charge", prediction_id, note)
+    balance = account_store.debit_if_covered(executor, key.account_id, price_micros, "charge", prediction_id, note)
     if balance is None:
-        account = account_store.get(session, key.account_id)
-        available = account.balance_micros if account else 0
+        available = account_store.balance_micros(executor, key.account_id)
         raise InsufficientBalance(
             f"insufficient balance: this request costs {format_usd(price_micros)} "
             f"and the balance is {format_usd(available)}"

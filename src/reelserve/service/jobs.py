@@ -4,6 +4,7 @@ then a nudge to the queue. Whatever fails on the way leaves nothing behind."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from reelserve.queue.local import DatabaseQueue
@@ -39,17 +40,16 @@ class JobIntake:
         stored: dict[str, Any] = dict(job.input_refs or {})
         try:
             for name, data in job.input_files.items():
-                stored[name] = f"inputs/{job.prediction_id}/{name}"
+                stored[name] = f"inputs/{job.prediction_id}-{name}"
                 self.storage.put_bytes(stored[name], data)
-            with self.database.session() as session:
-                admit_in_flight(session, key, self.default_max_concurrency)
-                prediction = prediction_store.new_prediction(
-                    id=job.prediction_id, key_id=key.id, account_id=key.account_id, price_micros=job.price_micros,
-                    model=job.model, params=job.params, inputs=stored,
+            with self.database.write() as connection:
+                admit_in_flight(connection, key, self.default_max_concurrency)
+                row = prediction_store.insert_new(
+                    connection, id=job.prediction_id, key_id=key.id, account_id=key.account_id,
+                    price_micros=job.price_micros, model=job.model, params=job.params, inputs=stored,
                 )
-                prediction_store.add(session, prediction)
-                reserve(session, key, job.price_micros, job.prediction_id, note=job.model)
-                view = view_of(prediction)
+                reserve(connection, key, job.price_micros, job.prediction_id, note=job.model)
+            view = view_of(SimpleNamespace(**row))
         except BaseException:
             for name in job.input_files:
                 self.storage.delete(stored[name])

@@ -131,13 +131,17 @@ class UploadService:
         if problem is not None:
             raise InputError(f"{param} is an upload URL of this server, but {problem}", param=param)
         upload_id = PurePosixPath(storage_key).parts[1]
-        with self.database.read() as session:
-            upload = upload_store.get(session, upload_id)
-            if upload is None or upload.status != "complete" or not self.storage.exists(storage_key):
-                raise InputError(f"{param}: this upload has expired or was never completed", param=param)
-            if upload.key_id != key.id:
-                raise InputError(f"{param}: this upload belongs to another API key", param=param)
-        return self.storage.read_bytes(storage_key)
+        gone = InputError(f"{param}: this upload has expired or was never completed", param=param)
+        with self.database.statement_read() as connection:
+            upload = upload_store.owner_and_status(connection, upload_id)
+        if upload is None or upload.status != "complete":
+            raise gone
+        if upload.key_id != key.id:
+            raise InputError(f"{param}: this upload belongs to another API key", param=param)
+        try:
+            return self.storage.read_bytes(storage_key)
+        except FileNotFoundError:
+            raise gone from None
 
     def purge_expired(self, now: datetime | None = None) -> int:
         removed = 0

@@ -106,6 +106,8 @@ class VoiceService:
     def sample_keys(self, key: KeyInfo, voice_refs: list[Any]) -> list[str]:
         """Storage keys of the samples behind a request's voice_list, each checked to be the caller's."""
         keys: list[str] = []
+        if not voice_refs:
+            return keys
         with self.database.read() as session:
             for position, ref in enumerate(voice_refs):
                 voice = voice_store.get_owned(session, ref.voice_id, key.id)

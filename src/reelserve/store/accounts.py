@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from reelserve.store.tables import IN_FLIGHT_STATUSES, Account, ApiKey, LedgerEntry, Prediction, utcnow
+
+# The money and admission statements run in ORM sessions and in the Core intake transaction alike.
+Executor = Session | Connection
+
+# Built once: constructing a statement costs SQLAlchemy more than running it, and these run per submit.
+_BALANCE = select(Account.balance_micros).where(Account.id == bindparam("account_id"))
+_LOCK_KEY = select(ApiKey.id).where(ApiKey.id == bindparam("key_id")).with_for_update()
+_IN_FLIGHT = select(func.count()).select_from(
+    select(Prediction.id)
+    .where(Prediction.key_id == bindparam("key_id"), Prediction.status.in_(IN_FLIGHT_STATUSES))
+    .limit(bindparam("up_to"))
+    .subquery()
+)
+_DEBIT = (
+    update(Account)
+    .where(Account.id == bindparam("account_id"), Account.balance_micros >= bindparam("amount"))
+    .values(balance_micros=Account.balance_micros - bindparam("amount"))
+    .returning(Account.balance_micros)
+)
+_CREDIT = (
+    update(Account)
+    .where(Account.id == bindparam("account_id"))
+    .values(balance_micros=Account.balance_micros + bindparam("amount"))
+    .returning(Account.balance_micros)
+)
+_NEW_ENTRY = insert(LedgerEntry)
 
 
 def add(session: Session, account: Account) -> None:
@@ -17,27 +43,30 @@ def get(session: Session, account_id: str) -> Account | None:
     return session.get(Account, account_id)
 
 
-def lock_key(session: Session, key_id: str) -> ApiKey | None:
-    """Serialises one key's submits so that in-flight counts and balance checks cannot interleave."""
-    return session.scalars(select(ApiKey).where(ApiKey.id == key_id).with_for_update()).one_or_none()
+def balance_micros(executor: Executor, account_id: str) -> int:
+    return executor.execute(_BALANCE, {"account_id": account_id}).scalar_one_or_none() or 0
 
 
-def in_flight_count(session: Session, key_id: str) -> int:
-    return session.scalar(
-        select(func.count()).where(Prediction.key_id == key_id, Prediction.status.in_(IN_FLIGHT_STATUSES))
-    ) or 0
+def lock_key(executor: Executor, key_id: str) -> None:
+    """Serialises one key's submits so that in-flight counts and balance checks cannot interleave.
+
+    SQLite needs no row lock: its writers already take turns for the whole transaction.
+    """
+    dialect = executor.get_bind().dialect if isinstance(executor, Session) else executor.dialect
+    if dialect.name != "sqlite":
+        executor.execute(_LOCK_KEY, {"key_id": key_id})
+
+
+def in_flight_count(executor: Executor, key_id: str, up_to: int) -> int:
+    """The key's unfinished jobs, counted no further than `up_to` (the cost stays that of the cap)."""
+    return executor.execute(_IN_FLIGHT, {"key_id": key_id, "up_to": up_to}).scalar_one()
 
 
 def debit_if_covered(
-    session: Session, account_id: str, amount_micros: int, kind: str, prediction_id: str | None, note: str | None
+    session: Executor, account_id: str, amount_micros: int, kind: str, prediction_id: str | None, note: str | None
 ) -> int | None:
     """Takes the amount if the balance covers it; the new balance, or None when it does not."""
-    result = session.execute(
-        update(Account)
-        .where(Account.id == account_id, Account.balance_micros >= amount_micros)
-        .values(balance_micros=Account.balance_micros - amount_micros)
-        .returning(Account.balance_micros)
-    ).one_or_none()
+    result = session.execute(_DEBIT, {"account_id": account_id, "amount": amount_micros}).one_or_none()
     if result is None:
         return None
     _record(session, account_id, kind, -amount_micros, result[0], prediction_id, note)
@@ -45,14 +74,9 @@ def debit_if_covered(
 
 
 def credit(
-    session: Session, account_id: str, amount_micros: int, kind: str, prediction_id: str | None, note: str | None
+    session: Executor, account_id: str, amount_micros: int, kind: str, prediction_id: str | None, note: str | None
 ) -> int:
-    balance = session.execute(
-        update(Account)
-        .where(Account.id == account_id)
-        .values(balance_micros=Account.balance_micros + amount_micros)
-        .returning(Account.balance_micros)
-    ).scalar_one()
+    balance = session.execute(_CREDIT, {"account_id": account_id, "amount": amount_micros}).scalar_one()
     _record(session, account_id, kind, amount_micros, balance, prediction_id, note)
     return balance
 
@@ -89,21 +113,17 @@ def usage(session: Session, key_id: str) -> dict[str, int]:
 
 
 def _record(
-    session: Session, account_id: str, kind: str, amount_micros: int, balance_after: int,
+    session: Executor, account_id: str, kind: str, amount_micros: int, balance_after: int,
     prediction_id: str | None, note: str | None,
 ) -> None:
-    session.add(
-        LedgerEntry(
-            account_id=account_id,
-            kind=kind,
-            amount_micros=amount_micros,
-            balance_after_micros=balance_after,
-            prediction_id=prediction_id,
-            note=note,
-            created_at=utcnow(),
-        )
+    session.execute(
+        _NEW_ENTRY,
+        {
+            "account_id": account_id, "kind": kind, "amount_micros": amount_micros,
+            "balance_after_micros": balance_after, "prediction_id": prediction_id, "note": note,
+            "created_at": utcnow(),
+        },
     )
-    session.flush()
 
 
 def refund_once(session: Session, prediction: Prediction, reason: str) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from reelserve.store.tables import Upload
@@ -17,6 +18,13 @@ def add(session: Session, upload: Upload) -> None:
 
 def get(session: Session, upload_id: str) -> Upload | None:
     return session.get(Upload, upload_id)
+
+
+_OWNER_AND_STATUS = select(Upload.key_id, Upload.status).where(Upload.id == bindparam("upload_id"))
+
+
+def owner_and_status(connection: Connection, upload_id: str) -> Row[Any] | None:
+    return connection.execute(_OWNER_AND_STATUS, {"upload_id": upload_id}).one_or_none()
 
 
 def expired(session: Session, now: datetime, limit: int = 500) -> list[Upload]:
