@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from reelserve.errors import InputError
-from reelserve.media.image import ImageRules, decode_image, decode_inline_image
+from reelserve.media.image import ImageRules, check_image, decode_image, decode_inline_image
 
 RULES = ImageRules()
 GREY = (128, 128, 128)
@@ -55,9 +55,13 @@ def png_declaring(width: int, height: int) -> bytes:
 
 
 def refusal(data: bytes, rules: ImageRules = RULES) -> str:
+    """decode_image's refusal, after checking that check_image (what submit runs) refuses it the same way."""
+    with pytest.raises(InputError) as checked:
+        check_image(data, rules, param="image")
     with pytest.raises(InputError) as raised:
         decode_image(data, rules, param="image")
-    assert raised.value.param == "image"
+    assert raised.value.param == checked.value.param == "image"
+    assert checked.value.message.split(" (")[0] == raised.value.message.split(" (")[0]
     return raised.value.message
 
 

@@ -35,8 +35,13 @@ class ContentPolicy:
         """check_texts on a request's prompt, negative_prompt and multi_prompt segments."""
         self.check_texts(prompt_texts(params))
 
+    @property
+    def inspects_input_images(self) -> bool:
+        """Whether check_input_image looks at pixels (then it needs the image decoded)."""
+        return self.classifier is not None and self.block_unsafe_inputs
+
     def check_input_image(self, image: Image.Image, param: str) -> None:
-        if self.classifier is None or not self.block_unsafe_inputs:
+        if not self.inspects_input_images:
             return
         score = self.classifier.classify([image])[0]
         if score >= self.classifier.threshold:
