@@ -17,12 +17,6 @@ def get(session: Session, prediction_id: str) -> Prediction | None:
     return session.get(Prediction, prediction_id)
 
 
-def get_owned(session: Session, prediction_id: str, key_id: str) -> Prediction | None:
-    return session.scalars(
-        select(Prediction).where(Prediction.id == prediction_id, Prediction.key_id == key_id)
-    ).one_or_none()
-
-
 _OWNED_ROW = select(Prediction.__table__).where(
     Prediction.__table__.c.id == bindparam("prediction_id"), Prediction.__table__.c.key_id == bindparam("key_id")
 )
