@@ -116,17 +116,43 @@ def test_requests_per_minute(start_sqlite_server: ServerFactory) -> None:
     assert balance_of(server, key) == pytest.approx(5 - 3 * PRICE_3S), "a refused request costs nothing"
 
 
+def assert_in_flight_is_counted(server: RunningServer, key_id: str, expected: int) -> None:
+    with server.runtime.database.write() as connection:
+        assert account_store.in_flight(connection, key_id) == expected
+        assert account_store.counted_in_flight(connection, key_id) == expected
+
+
 def test_jobs_in_flight_cap(start_server: ServerFactory) -> None:
-    server = start_server(workers=0)
+    server = start_server(workers=0, job_max_attempts=2)
     key, key_id, _ = new_key(server, "5", max_concurrency=2)
-    assert [server.submit(SEED_ROUTE, body(), key=key).status_code for _ in range(2)] == [200, 200]
+    first, second = (server.submit(SEED_ROUTE, body(), key=key) for _ in range(2))
+    assert first.status_code == second.status_code == 200
     refused = server.submit(SEED_ROUTE, body(), key=key)
-    assert refused.status_code == 429 and "limit is 2" in refused.json()["message"]
+    assert refused.status_code == 429 and "2 jobs in flight; the limit is 2" in refused.json()["message"]
     assert refused.headers["Retry-After"]
+    assert_in_flight_is_counted(server, key_id, 2)
+
+    claimed = server.runtime.queue.claim("a-worker-that-dies")
+    assert claimed is not None
     with server.runtime.database.session() as session:
-        for prediction in session.scalars(select(Prediction).where(Prediction.key_id == key_id)).all():
-            prediction.status = "completed"
-    assert server.submit(SEED_ROUTE, body(), key=key).status_code == 200
+        session.get(Prediction, claimed.id).lease_expires_at = prediction_store.utcnow()
+    assert server.runtime.queue.release_abandoned()["requeued"] == [claimed.id]
+    assert server.submit(SEED_ROUTE, body(), key=key).status_code == 429, "a requeued job is still in flight"
+    assert_in_flight_is_counted(server, key_id, 2)
+
+    assert server.runtime.queue.claim("a-worker-that-dies-again") is not None
+    with server.runtime.database.session() as session:
+        session.get(Prediction, claimed.id).lease_expires_at = prediction_store.utcnow()
+    assert server.runtime.queue.release_abandoned()["failed"] == [claimed.id]
+    assert_in_flight_is_counted(server, key_id, 1)
+    third = server.submit(SEED_ROUTE, body(), key=key)
+    assert third.status_code == 200
+
+    worker = start_server(workers=1)
+    for accepted in (second, third):
+        assert worker.wait(accepted.json()["data"]["id"], key=key)["status"] == "completed"
+    assert_in_flight_is_counted(worker, key_id, 0)
+    assert [server.submit(SEED_ROUTE, body(), key=key).status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_failed_jobs_are_refunded_once(start_server: ServerFactory) -> None:

@@ -38,3 +38,31 @@ def test_keys_and_predictions_made_before_accounts_get_an_account(backend: str, 
             assert account_store.get(session, account_id).balance_micros == 0
             assert account_store.ledger_sum(session, account_id) == 0
         database.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_keys_get_their_jobs_in_flight_counted(backend: str, tmp_path: Path) -> None:
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        database.migrate("0004")
+        with database.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO accounts (id, name, balance_micros, created_at) "
+                "VALUES ('acct_1', 'a', 0, CURRENT_TIMESTAMP)"))
+            for key_id in ("key_busy", "key_idle"):
+                connection.execute(text(
+                    "INSERT INTO api_keys (id, name, account_id, key_hash, key_prefix, created_at) "
+                    "VALUES (:id, 'k', 'acct_1', :hash, 'sk-k', CURRENT_TIMESTAMP)"),
+                    {"id": key_id, "hash": key_id * 4})
+            for number, status in enumerate(["created", "processing", "completed", "failed", "created"]):
+                connection.execute(text(
+                    "INSERT INTO predictions (id, key_id, account_id, model, status, params, inputs, outputs, "
+                    "has_nsfw_contents, progress, attempts, created_at) VALUES (:id, 'key_busy', 'acct_1', 'm', "
+                    ":status, '{}', '{}', '[]', '[]', 0, 0, CURRENT_TIMESTAMP)"),
+                    {"id": f"p{number}", "status": status})
+        database.migrate()
+        with database.engine.connect() as connection:
+            for key_id, expected in (("key_busy", 3), ("key_idle", 0)):
+                assert account_store.in_flight(connection, key_id) == expected
+                assert account_store.counted_in_flight(connection, key_id) == expected
+        database.dispose()

@@ -1,6 +1,6 @@
 """Whether a key may start another job now: its route permissions and its cap on jobs in flight.
 
-The cap is counted in the database, under a lock on the key's row, so it holds across API processes.
+The cap is kept in the database, on the key's row, so it holds across API processes.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ def check_route_permission(key: KeyInfo, model_id: str) -> None:
 
 
 def admit_in_flight(executor: Executor, key: KeyInfo, default_max: int) -> None:
-    account_store.lock_key(executor, key.id)
     limit = key.limits.max_concurrency or default_max
-    running = account_store.in_flight_count(executor, key.id, up_to=limit)
-    if running >= limit:
+    if not account_store.take_in_flight_slot(executor, key.id, limit):
+        running = account_store.in_flight(executor, key.id)
         raise RateLimited(
             f"this key has {running} jobs in flight; the limit is {limit}. Wait for one to finish",
             retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,

@@ -12,12 +12,16 @@ Executor = Session | Connection
 
 # Built once: constructing a statement costs SQLAlchemy more than running it, and these run per submit.
 _BALANCE = select(Account.balance_micros).where(Account.id == bindparam("account_id"))
-_LOCK_KEY = select(ApiKey.id).where(ApiKey.id == bindparam("key_id")).with_for_update()
-_IN_FLIGHT = select(func.count()).select_from(
-    select(Prediction.id)
-    .where(Prediction.key_id == bindparam("key_id"), Prediction.status.in_(IN_FLIGHT_STATUSES))
-    .limit(bindparam("up_to"))
-    .subquery()
+_TAKE_SLOT = (
+    update(ApiKey)
+    .where(ApiKey.id == bindparam("key_id"), ApiKey.in_flight < bindparam("limit"))
+    .values(in_flight=ApiKey.in_flight + 1)
+    .returning(ApiKey.in_flight)
+)
+_FREE_SLOT = update(ApiKey).where(ApiKey.id == bindparam("key_id")).values(in_flight=ApiKey.in_flight - 1)
+_IN_FLIGHT = select(ApiKey.in_flight).where(ApiKey.id == bindparam("key_id"))
+_COUNTED_IN_FLIGHT = select(func.count()).where(
+    Prediction.key_id == bindparam("key_id"), Prediction.status.in_(IN_FLIGHT_STATUSES)
 )
 _DEBIT = (
     update(Account)
@@ -47,19 +51,30 @@ def balance_micros(executor: Executor, account_id: str) -> int:
     return executor.execute(_BALANCE, {"account_id": account_id}).scalar_one_or_none() or 0
 
 
-def lock_key(executor: Executor, key_id: str) -> None:
-    """Serialises one key's submits so that in-flight counts and balance checks cannot interleave.
+# A key's jobs in flight (waiting or running) are counted on its row: one job more where a job is
+# accepted, one fewer in the transaction that ends it (`predictions.finish`, `release_abandoned`).
 
-    SQLite needs no row lock: its writers already take turns for the whole transaction.
+
+def take_in_flight_slot(executor: Executor, key_id: str, limit: int) -> bool:
+    """Counts one job more for the key if it has fewer than `limit` in flight; False when it has not.
+
+    One conditional UPDATE, so concurrent submits cannot both take the last slot (on PostgreSQL it
+    locks the key's row until the transaction ends; SQLite's writers take turns anyway).
     """
-    dialect = executor.get_bind().dialect if isinstance(executor, Session) else executor.dialect
-    if dialect.name != "sqlite":
-        executor.execute(_LOCK_KEY, {"key_id": key_id})
+    return executor.execute(_TAKE_SLOT, {"key_id": key_id, "limit": limit}).one_or_none() is not None
 
 
-def in_flight_count(executor: Executor, key_id: str, up_to: int) -> int:
-    """The key's unfinished jobs, counted no further than `up_to` (the cost stays that of the cap)."""
-    return executor.execute(_IN_FLIGHT, {"key_id": key_id, "up_to": up_to}).scalar_one()
+def free_in_flight_slot(executor: Executor, key_id: str) -> None:
+    executor.execute(_FREE_SLOT, {"key_id": key_id})
+
+
+def in_flight(executor: Executor, key_id: str) -> int:
+    return executor.execute(_IN_FLIGHT, {"key_id": key_id}).scalar_one_or_none() or 0
+
+
+def counted_in_flight(executor: Executor, key_id: str) -> int:
+    """The key's waiting and running jobs counted row by row: what `in_flight` must always equal."""
+    return executor.execute(_COUNTED_IN_FLIGHT, {"key_id": key_id}).scalar_one()
 
 
 def debit_if_covered(

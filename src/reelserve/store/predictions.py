@@ -98,6 +98,7 @@ def finish(session: Session, prediction_id: str, worker_id: str, outcome: Outcom
         return False
     now = utcnow()
     prediction.status = outcome.status
+    accounts.free_in_flight_slot(session, prediction.key_id)
     prediction.outputs = outcome.outputs
     prediction.error = outcome.error
     prediction.has_nsfw_contents = outcome.has_nsfw_contents
@@ -130,6 +131,7 @@ def release_abandoned(session: Session, now: datetime, max_attempts: int) -> dic
         prediction.lease_expires_at = None
         if prediction.attempts >= max_attempts:
             prediction.status = "failed"
+            accounts.free_in_flight_slot(session, prediction.key_id)
             prediction.error = (
                 f"the worker running this job stopped {prediction.attempts} times "
                 "(server restart or crash); giving up"

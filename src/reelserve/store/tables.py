@@ -76,6 +76,7 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(String(16), default="user")
     rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    in_flight: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     allowed_models: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(String(16))
