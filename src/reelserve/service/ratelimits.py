@@ -1,5 +1,10 @@
 """Requests per minute per key, counted by the `limits` library: in memory by default, in Redis when
-several API processes must share the counts."""
+several API processes must share the counts.
+
+The window slides: this minute's count plus last minute's weighted by how much of it still overlaps the
+last 60 seconds. Two counters per key, so a hit costs the same at 60 requests a minute as at a million
+(a log of every request's time, the exact moving window, grows with the limit).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from reelserve.errors import RateLimited
 
@@ -31,7 +36,7 @@ class RateState:
 class RequestRateLimiter:
     def __init__(self, storage_uri: str | None = None) -> None:
         self.storage = storage_from_string(storage_uri or "memory://")
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
 
     def hit(self, key_id: str, per_minute: int) -> RateState:
         """Counts one request; raises RateLimited when the key is over its limit."""
