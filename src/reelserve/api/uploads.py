@@ -41,7 +41,7 @@ def upload_data(view: UploadView, base_url: str) -> dict[str, Any]:
 async def upload_binary(
     request: Request, file: UploadFile = File(...), key: KeyInfo = Depends(authenticated_key)
 ) -> JSONResponse:
-    rate = count_request(request, key)
+    rate = await count_request(request, key)
     data = await file.read()
     view = await run_in_threadpool(
         runtime_of(request).uploads.store, key, file.filename, file.content_type, data
@@ -50,11 +50,12 @@ async def upload_binary(
 
 
 @router.post("/api/v3/media/uploads")
-def announce_upload(
+async def announce_upload(
     request: Request, body: UploadAnnouncement, key: KeyInfo = Depends(authenticated_key)
 ) -> JSONResponse:
-    rate = count_request(request, key)
-    pending = runtime_of(request).uploads.begin(key, body.filename, body.size, body.content_type)
+    rate = await count_request(request, key)
+    uploads = runtime_of(request).uploads
+    pending = await run_in_threadpool(uploads.begin, key, body.filename, body.size, body.content_type)
     base_url = public_base_url(request).rstrip("/")
     return success(
         {

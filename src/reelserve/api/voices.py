@@ -35,7 +35,7 @@ def voice_data(voice: VoiceInfo, request: Request) -> dict[str, Any]:
 @router.post(f"/api/v3/{VOICE_MODEL_ID}/create_voice", summary="Create a custom voice from 5 to 30 s of speech")
 async def create_voice(request: Request, key: KeyInfo = Depends(authenticated_key)) -> JSONResponse:
     runtime = runtime_of(request)
-    rate = count_request(request, key)
+    rate = await count_request(request, key)
     body = await read_json_body(request, runtime.settings.max_body_bytes)
     view, wait = await run_in_threadpool(runtime.voices.submit, key, body)
     return await respond_to_submit(request, key, view, wait, rate)

@@ -1,5 +1,6 @@
 """Requests per minute per key, counted by the `limits` library: in memory by default, in Redis when
-several API processes must share the counts.
+several API processes must share the counts. The counting is asynchronous: a Redis round trip does not
+hold up the event loop, and the in-memory counters expire in a task on the loop rather than in threads.
 
 The window slides: this minute's count plus last minute's weighted by how much of it still overlaps the
 last 60 seconds. Two counters per key, so a hit costs the same at 60 requests a minute as at a million
@@ -13,8 +14,8 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
-from limits.strategies import SlidingWindowCounterRateLimiter
 
 from reelserve.errors import RateLimited
 
@@ -35,14 +36,17 @@ class RateState:
 
 class RequestRateLimiter:
     def __init__(self, storage_uri: str | None = None) -> None:
-        self.storage = storage_from_string(storage_uri or "memory://")
+        """`storage_uri`: None for memory, or a `redis://` URL (redis-py's asyncio client is used)."""
+        uri = storage_uri or "memory://"
+        options = {"implementation": "redispy"} if uri.startswith(("redis://", "rediss://")) else {}
+        self.storage = storage_from_string(f"async+{uri}", **options)
         self.limiter = SlidingWindowCounterRateLimiter(self.storage)
 
-    def hit(self, key_id: str, per_minute: int) -> RateState:
+    async def hit(self, key_id: str, per_minute: int) -> RateState:
         """Counts one request; raises RateLimited when the key is over its limit."""
         item = RateLimitItemPerMinute(per_minute)
-        allowed = self.limiter.hit(item, "rpm", key_id)
-        stats = self.limiter.get_window_stats(item, "rpm", key_id)
+        allowed = await self.limiter.hit(item, "rpm", key_id)
+        stats = await self.limiter.get_window_stats(item, "rpm", key_id)
         state = RateState(limit=per_minute, remaining=max(0, stats.remaining), reset_at=stats.reset_time)
         if not allowed:
             retry_after = max(1, math.ceil(stats.reset_time - time.time()))
