@@ -303,7 +303,8 @@ def report(cells: list[Cell], workloads: dict[str, Workload], plan: Plan) -> str
         image = (f"This server has no upload endpoint, so the submit sends a 320x320 PNG inline as base64 "
                  f"({inline.body_bytes:,} byte body).")
     setup = (
-        "One uvicorn process per server (uvloop, httptools, access log on, as `reelserve serve` runs); "
+        "One uvicorn process per server (httptools, access log on; reelserve on asyncio's loop, as "
+        "`reelserve serve` runs it, the echo on uvicorn's default, uvloop); "
         f"{plan.rounds} round(s) per row of {plan.warmup_seconds:g} s warm-up and {plan.seconds:g} s measured, "
         f"medians shown. {image} Either way nothing is fetched, and reading, decoding and checking the image "
         f"are part of each submit. Echo body: {workloads['echo'].body_bytes} bytes of JSON, answered back. "

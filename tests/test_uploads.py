@@ -121,3 +121,26 @@ def test_uploads_belong_to_their_key_and_expire(server: RunningServer) -> None:
     assert not list((server.runtime.storage.root / "uploads").glob("*/*")), "the file is removed"
     expired = server.submit(SEED_ROUTE, {"prompt": "p", "image": url})
     assert expired.status_code == 400 and "expired" in expired.json()["message"]
+
+
+@pytest.mark.parametrize("size", [(320, 320), (640, 480)], ids=["small", "large"])
+def test_a_job_keeps_its_uploaded_image_once_the_upload_is_gone(
+    start_server: ServerFactory, size: tuple[int, int]
+) -> None:
+    # A small image is submitted on the event loop, a large one (over 256 KiB) in the threadpool.
+    image = image_bytes(*size)
+    api_only = start_server(workers=0)
+    url = upload_binary(api_only, image).json()["data"]["download_url"]
+    submitted = api_only.submit(SEED_ROUTE, {"prompt": "zoom in", "image": url, "duration": 3})
+    assert submitted.status_code == 200, submitted.text
+    prediction_id = submitted.json()["data"]["id"]
+
+    root = api_only.runtime.storage.root
+    (uploaded,) = (root / "uploads").glob("*/*")
+    job_input = root / "inputs" / f"{prediction_id}-image"
+    assert job_input.stat().st_ino == uploaded.stat().st_ino, "the job's input is a second name of the upload"
+    assert api_only.runtime.uploads.purge_expired(now=utcnow() + timedelta(days=8)) == 1
+    assert not uploaded.exists() and job_input.read_bytes() == image
+
+    worker = start_server(workers=1)
+    assert worker.wait(prediction_id, key=api_only.key)["status"] == "completed"

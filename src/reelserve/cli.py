@@ -74,7 +74,9 @@ def serve(
         )
         print(f"API key: {first_key.secret}", flush=True)
     console.print(f"reelserve listening on http://{host}:{port} (data in {data_dir.resolve()})")
-    uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level=log_level.lower())
+    # asyncio's loop, not uvloop: submits run on the loop, and libuv accepts one connection per loop
+    # iteration, so under load new connections would wait seconds to be accepted.
+    uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level=log_level.lower(), loop="asyncio")
 
 
 @keys_app.command("create")

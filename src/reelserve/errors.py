@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+class WouldBlock(Exception):
+    """Raised by work told not to wait when it meets something that would: a fetch, a large image, a lock
+    another writer holds. Raised before anything is kept, so the caller can run it again where it may wait.
+    Never an answer to a client."""
+
+
 class ReelserveError(Exception):
     status: int = 500
     type: str = "server_error"

@@ -15,6 +15,7 @@ from reelserve.api.dependencies import authenticated_key, count_request, public_
 from reelserve.api.envelope import success
 from reelserve.api.presenters import prediction_data
 from reelserve.catalog.routes import ROUTES, ModelRoute
+from reelserve.errors import WouldBlock
 from reelserve.service.keys import KeyInfo
 from reelserve.service.ratelimits import RateState
 from reelserve.service.views import PredictionView
@@ -48,9 +49,12 @@ async def respond_to_submit(
 def _submit_endpoint(route: ModelRoute) -> Callable[..., Awaitable[JSONResponse]]:
     async def submit(request: Request, key: KeyInfo = Depends(authenticated_key)) -> JSONResponse:
         runtime = runtime_of(request)
-        rate = count_request(request, key)
+        rate = await count_request(request, key)
         body = await read_json_body(request, runtime.settings.max_body_bytes)
-        view, wait = await run_in_threadpool(runtime.predictions.submit, key, route.id, body)
+        try:
+            view, wait = runtime.predictions.submit(key, route.id, body, may_wait=False)
+        except WouldBlock:
+            view, wait = await run_in_threadpool(runtime.predictions.submit, key, route.id, body)
         return await respond_to_submit(request, key, view, wait, rate)
 
     submit.__name__ = "submit_" + route.id.replace("/", "_").replace("-", "_").replace(".", "_")

@@ -3,7 +3,7 @@ then a nudge to the queue. Whatever fails on the way leaves nothing behind."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +25,8 @@ class NewJob:
     input_files: dict[str, bytes]
     price_micros: int
     input_refs: dict[str, Any] | None = None
+    input_sources: dict[str, str] = field(default_factory=dict)
+    """Storage keys where some of `input_files` already lie: those are linked, not written again."""
 
 
 class JobIntake:
@@ -36,13 +38,15 @@ class JobIntake:
         self.queue = queue
         self.default_max_concurrency = default_max_concurrency
 
-    def accept(self, key: KeyInfo, job: NewJob) -> PredictionView:
+    def accept(self, key: KeyInfo, job: NewJob, may_wait: bool = True) -> PredictionView:
         stored: dict[str, Any] = dict(job.input_refs or {})
         try:
             for name, data in job.input_files.items():
                 stored[name] = f"inputs/{job.prediction_id}-{name}"
-                self.storage.put_bytes(stored[name], data)
-            with self.database.write() as connection:
+                source = job.input_sources.get(name)
+                if source is None or not self.storage.link(source, stored[name]):
+                    self.storage.put_bytes(stored[name], data)
+            with self.database.write(wait=may_wait) as connection:
                 admit_in_flight(connection, key, self.default_max_concurrency)
                 row = prediction_store.insert_new(
                     connection, id=job.prediction_id, key_id=key.id, account_id=key.account_id,

@@ -163,6 +163,11 @@ class KeyService:
         with self.database.read() as session:
             return key_store.count(session) > 0
 
+    @property
+    def reads_are_instant(self) -> bool:
+        """Whether `authenticate` is quick enough to call on the event loop."""
+        return self.database.reads_are_instant
+
     def recognised(self, authorization: str | None) -> KeyInfo | None:
         """The key from the recent-keys cache, without touching the database; None on a miss."""
         raw = _raw_key(authorization)

@@ -9,7 +9,7 @@ from reelserve.catalog.bindings import RouteEngines
 from reelserve.catalog.params import segment_plan
 from reelserve.catalog.prices import PriceList
 from reelserve.catalog.routes import route_for
-from reelserve.errors import NotFound
+from reelserve.errors import NotFound, WouldBlock
 from reelserve.service.admission import check_route_permission
 from reelserve.service.capabilities import check_engine_can_serve, effective_sound
 from reelserve.service.inputs import ImageLoader, LoadedImage
@@ -48,8 +48,14 @@ class PredictionService:
         self.prices = prices
         self.content_policy = content_policy
 
-    def submit(self, key: KeyInfo, route_id: str, body: Any) -> tuple[PredictionView, bool]:
-        """Returns the new prediction and whether the client asked to wait for it (sync mode)."""
+    def submit(self, key: KeyInfo, route_id: str, body: Any, may_wait: bool = True) -> tuple[PredictionView, bool]:
+        """Returns the new prediction and whether the client asked to wait for it (sync mode).
+
+        With `may_wait=False` it raises WouldBlock, having kept nothing, where the submit would wait: for a
+        fetch, a large image, or the database (see `ImageLoader.load`, `Database.write`).
+        """
+        if not may_wait and not self.database.writes_can_skip_waiting:
+            raise WouldBlock("the database is not one whose writes can skip waiting")
         route = route_for(route_id)
         if route is None:
             raise NotFound(f"no model route {route_id}")
@@ -66,7 +72,7 @@ class PredictionService:
             value = getattr(params, field, None)
             if value is not None:
                 loaded[field] = self.images.load(
-                    value, param=field, key=key, pixels=self.content_policy.inspects_input_images
+                    value, param=field, key=key, pixels=self.content_policy.inspects_input_images, may_wait=may_wait
                 )
                 self.content_policy.check_input_image(loaded[field].image, param=field)
 
@@ -91,9 +97,11 @@ class PredictionService:
                 model=route_id,
                 params=stored,
                 input_files={field: image.data for field, image in loaded.items()},
+                input_sources={field: image.storage_key for field, image in loaded.items() if image.storage_key},
                 price_micros=self.prices.video_micros(route_id, params.duration),
                 input_refs={"voices": voice_refs} if voice_refs else None,
             ),
+            may_wait=may_wait,
         )
         return view, params.enable_sync_mode
 

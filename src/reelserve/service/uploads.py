@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from reelserve.errors import InputError, NotFound, PermissionDenied
+from reelserve.errors import InputError, NotFound, PermissionDenied, WouldBlock
 from reelserve.media.sizes import format_bytes
 from reelserve.service.keys import KeyInfo
 from reelserve.storage.local import LocalStorage
@@ -35,6 +35,12 @@ CONTENT_TYPE_OF_SUFFIX = {
 }
 PUT_PATH = "/api/v3/media/uploads/"
 UPLOADS_PREFIX = "uploads/"
+
+
+@dataclass(frozen=True)
+class IssuedUpload:
+    storage_key: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,11 @@ class UploadService:
             upload.status = "complete"
             return self._view(upload)
 
-    def read_issued(self, key: KeyInfo, url: str, param: str) -> bytes | None:
-        """The bytes behind a download URL this server issued, or None when `url` is not one."""
+    def read_issued(self, key: KeyInfo, url: str, param: str, max_bytes: int | None = None) -> IssuedUpload | None:
+        """The upload behind a download URL this server issued, or None when `url` is not one.
+
+        WouldBlock, before reading, where the upload is larger than `max_bytes`.
+        """
         parts = urlsplit(url)
         if not parts.path.startswith(URL_PREFIX + UPLOADS_PREFIX):
             return None
@@ -138,8 +147,10 @@ class UploadService:
             raise gone
         if upload.key_id != key.id:
             raise InputError(f"{param}: this upload belongs to another API key", param=param)
+        if max_bytes is not None and (upload.size or 0) > max_bytes:
+            raise WouldBlock(f"{param}: an upload of {upload.size} bytes")
         try:
-            return self.storage.read_bytes(storage_key)
+            return IssuedUpload(storage_key, self.storage.read_bytes(storage_key))
         except FileNotFoundError:
             raise gone from None
 

@@ -121,11 +121,12 @@ class VoiceService:
 
     def _load_audio(self, key: KeyInfo, value: str) -> bytes:
         data = decode_inline_image(value, param="audio", max_bytes=MAX_AUDIO_BYTES, what="audio")
-        if data is None:
-            data = self.uploads.read_issued(key, value.strip(), "audio")
-        if data is None:
-            data = fetch_url(value.strip(), self.policy, param="audio").data
-        return data
+        if data is not None:
+            return data
+        upload = self.uploads.read_issued(key, value.strip(), "audio")
+        if upload is not None:
+            return upload.data
+        return fetch_url(value.strip(), self.policy, param="audio").data
 
 
 def _info(voice: Any) -> VoiceInfo:

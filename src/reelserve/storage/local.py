@@ -34,6 +34,20 @@ class LocalStorage:
             temp.write(data)
         os.replace(temp_name, target)
 
+    def link(self, source_key: str, key: str) -> bool:
+        """Gives the file at `source_key` a second name, `key`: no bytes copied, and deleting either name
+        leaves the other whole. False, with nothing done, where the source is gone or the filesystem has no
+        hard links."""
+        target = self.path_for(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.path_for(source_key), target)
+        except FileExistsError:
+            raise
+        except OSError:
+            return False
+        return True
+
     def put_file(self, key: str, source: Path) -> None:
         """Move `source` into storage; it is atomic when both lie on one filesystem."""
         target = self.path_for(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +14,12 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
+from reelserve.errors import WouldBlock
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 READ_ONLY = "reelserve_read_only"
+NO_WAIT = "reelserve_no_wait"
+BUSY_TIMEOUT_MS = 30_000
 # Threads that may hold a SQLite connection at once: the event loop, anyio's 40, workers, maintenance.
 SQLITE_THREADS = 64
 
@@ -38,20 +43,32 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A Core connection in one transaction, for hot paths that need no unit of work."""
-        with self._one_writer(), self.engine.begin() as connection:
-            yield connection
+    def write(self, wait: bool = True) -> Iterator[Connection]:
+        """A Core connection in one transaction, for hot paths that need no unit of work.
+
+        With `wait=False` it raises WouldBlock instead of waiting for another writer (SQLite only).
+        """
+        with self._one_writer(wait), self.engine.connect() as connection:
+            if not wait:
+                connection.execution_options(**{NO_WAIT: True})
+            with connection.begin():
+                yield connection
 
     @contextmanager
-    def _one_writer(self) -> Iterator[None]:
+    def _one_writer(self, wait: bool = True) -> Iterator[None]:
         # SQLite lets one writer in at a time; threads of this process queue here, in order, rather than
         # in SQLite's busy handler, which sleeps in growing steps and lets late arrivals pass early ones.
         if not self.is_sqlite:
+            if not wait:
+                raise WouldBlock("a PostgreSQL write waits on the network")
             yield
             return
-        with self._sqlite_writer:
+        if not self._sqlite_writer.acquire(blocking=wait):
+            raise WouldBlock("another thread of this process is writing")
+        try:
             yield
+        finally:
+            self._sqlite_writer.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -88,6 +105,11 @@ class Database:
 
     @property
     def reads_are_instant(self) -> bool:
+        return self.is_sqlite
+
+    @property
+    def writes_can_skip_waiting(self) -> bool:
+        """Whether `write(wait=False)` can succeed: a local file whose lock is tried, not waited for."""
         return self.is_sqlite
 
     def migrate(self, revision: str = "head") -> None:
@@ -148,7 +170,7 @@ def _create_statement_read_engine(url: str) -> Engine:
 def _tune_sqlite_reader(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -159,12 +181,30 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
     # Writers take the lock at BEGIN, so concurrent read-then-write transactions wait instead of failing;
     # readers (Database.read) share the database under WAL.
-    read_only = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    options = connection.get_execution_options()
+    if options.get(READ_ONLY, False):
+        connection.exec_driver_sql("BEGIN")
+    elif options.get(NO_WAIT, False):
+        _begin_immediate_or_give_way(connection.connection.dbapi_connection)
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_immediate_or_give_way(dbapi_connection: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE without SQLite's busy handler: WouldBlock where another process holds the write lock."""
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+            raise WouldBlock("another process is writing") from None
+        raise
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

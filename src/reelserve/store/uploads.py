@@ -20,7 +20,7 @@ def get(session: Session, upload_id: str) -> Upload | None:
     return session.get(Upload, upload_id)
 
 
-_OWNER_AND_STATUS = select(Upload.key_id, Upload.status).where(Upload.id == bindparam("upload_id"))
+_OWNER_AND_STATUS = select(Upload.key_id, Upload.status, Upload.size).where(Upload.id == bindparam("upload_id"))
 
 
 def owner_and_status(connection: Connection, upload_id: str) -> Row[Any] | None:
