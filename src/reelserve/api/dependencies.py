@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -9,6 +12,15 @@ from reelserve.errors import PermissionDenied
 from reelserve.runtime import Runtime
 from reelserve.service.keys import KeyInfo
 from reelserve.service.ratelimits import RateState
+
+T = TypeVar("T")
+
+
+async def call_reading(instant: bool, read: Callable[..., T], *args: Any) -> T:
+    """A database read: on the event loop where reads are instant (SQLite), else in the threadpool."""
+    if instant:
+        return read(*args)
+    return await run_in_threadpool(read, *args)
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -24,9 +36,7 @@ async def authenticated_key(request: Request) -> KeyInfo:
     known = keys.recognised(authorization)
     if known is not None:
         return known
-    if keys.reads_are_instant:
-        return keys.authenticate(authorization)
-    return await run_in_threadpool(keys.authenticate, authorization)
+    return await call_reading(keys.reads_are_instant, keys.authenticate, authorization)
 
 
 def public_base_url(request: Request) -> str:

@@ -11,7 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from reelserve.api.body import read_json_body
-from reelserve.api.dependencies import authenticated_key, count_request, public_base_url, runtime_of
+from reelserve.api.dependencies import (
+    authenticated_key,
+    call_reading,
+    count_request,
+    public_base_url,
+    runtime_of,
+)
 from reelserve.api.envelope import success
 from reelserve.api.presenters import prediction_data
 from reelserve.catalog.routes import ROUTES, ModelRoute
@@ -81,11 +87,8 @@ for _route in ROUTES.values():
 
 
 async def read_prediction(request: Request, key: KeyInfo, prediction_id: str) -> PredictionView:
-    """On the event loop where the read is instant (SQLite), else in the threadpool."""
     predictions = runtime_of(request).predictions
-    if predictions.reads_are_instant:
-        return predictions.get(key, prediction_id)
-    return await run_in_threadpool(predictions.get, key, prediction_id)
+    return await call_reading(predictions.reads_are_instant, predictions.get, key, prediction_id)
 
 
 async def result_response(request: Request, prediction_id: str, key: KeyInfo) -> JSONResponse:
