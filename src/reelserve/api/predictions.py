@@ -58,10 +58,11 @@ def _submit_endpoint(route: ModelRoute) -> Callable[..., Awaitable[JSONResponse]
         rate = await count_request(request, key)
         body = await read_json_body(request, runtime.settings.max_body_bytes)
         try:
-            view, wait = runtime.predictions.submit(key, route.id, body, may_wait=False)
+            prepared = runtime.predictions.prepare(key, route.id, body, may_wait=False)
         except WouldBlock:
-            view, wait = await run_in_threadpool(runtime.predictions.submit, key, route.id, body)
-        return await respond_to_submit(request, key, view, wait, rate)
+            prepared = await run_in_threadpool(runtime.predictions.prepare, key, route.id, body)
+        view = await runtime.predictions.accept(prepared)
+        return await respond_to_submit(request, key, view, prepared.wait, rate)
 
     submit.__name__ = "submit_" + route.id.replace("/", "_").replace("-", "_").replace(".", "_")
     return submit

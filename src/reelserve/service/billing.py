@@ -1,6 +1,7 @@
-"""Money: reserving a job's price with the job, balances, and the ledger an account can read.
+"""Money: balances, top-ups and the ledger an account can read.
 
-Refunds of failed jobs happen where a job ends (store.predictions), in the same transaction.
+A job's price is taken where the job is admitted (store.intake), and refunded where a failed job ends
+(store.predictions), each in the same transaction as the job's row.
 """
 
 from __future__ import annotations
@@ -8,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from reelserve.errors import InputError, InsufficientBalance, NotFound
+from reelserve.errors import InputError, NotFound
 from reelserve.service.keys import KeyInfo
-from reelserve.service.money import format_usd, micros_to_usd, usd_to_micros
+from reelserve.service.money import micros_to_usd, usd_to_micros
 from reelserve.store import accounts as account_store
-from reelserve.store.accounts import Executor
 from reelserve.store.database import Database
 from reelserve.store.tables import ApiKey
 
@@ -34,19 +34,6 @@ class LedgerPage:
     page: int
     page_size: int
     total: int
-
-
-def reserve(executor: Executor, key: KeyInfo, price_micros: int, prediction_id: str, note: str) -> None:
-    """Takes the price from the key's account within the caller's transaction, or raises."""
-    if price_micros == 0:
-        return
-    balance = account_store.debit_if_covered(executor, key.account_id, price_micros, "charge", prediction_id, note)
-    if balance is None:
-        available = account_store.balance_micros(executor, key.account_id)
-        raise InsufficientBalance(
-            f"insufficient balance: this request costs {format_usd(price_micros)} "
-            f"and the balance is {format_usd(available)}"
-        )
 
 
 class BillingService:

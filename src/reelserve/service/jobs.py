@@ -1,20 +1,29 @@
-"""Accepting a job: its inputs stored, then in one transaction its admission, its row and its charge;
-then a nudge to the queue. Whatever fails on the way leaves nothing behind."""
+"""Accepting jobs: their inputs stored, then in one transaction their admission, their rows and their charges;
+then a nudge to the queue. Whatever fails on the way leaves nothing behind.
+
+Jobs accepted on the event loop in the same turn of it are committed together (group commit): on SQLite the
+transaction runs on the loop where no other writer holds the database, else in a thread; a batch being
+committed in a thread is joined by nothing, the jobs arriving meanwhile form the next one.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from reelserve.errors import InsufficientBalance, RateLimited, WouldBlock
 from reelserve.queue.local import DatabaseQueue
-from reelserve.service.admission import admit_in_flight
-from reelserve.service.billing import reserve
 from reelserve.service.keys import KeyInfo
+from reelserve.service.money import format_usd
 from reelserve.service.views import PredictionView, view_of
 from reelserve.storage.local import LocalStorage
-from reelserve.store import predictions as prediction_store
+from reelserve.store import intake as intake_store
 from reelserve.store.database import Database
+
+IN_FLIGHT_RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,21 @@ class NewJob:
     """Storage keys where some of `input_files` already lie: those are linked, not written again."""
 
 
+@dataclass
+class _Entry:
+    key: KeyInfo
+    job: NewJob
+    kept: list[str] = field(default_factory=list)
+    """Storage keys of the inputs written so far, removed again unless the job is admitted."""
+
+
+Outcome = PredictionView | BaseException
+
+
+class _BatchFailed(Exception):
+    """A batch's transaction failed; its jobs are tried again one by one, where they may wait."""
+
+
 class JobIntake:
     def __init__(
         self, database: Database, storage: LocalStorage, queue: DatabaseQueue, default_max_concurrency: int
@@ -37,26 +61,122 @@ class JobIntake:
         self.storage = storage
         self.queue = queue
         self.default_max_concurrency = default_max_concurrency
+        self._waiting: list[tuple[_Entry, asyncio.Future[PredictionView]]] = []
+        self._committing_in_thread = False
 
-    def accept(self, key: KeyInfo, job: NewJob, may_wait: bool = True) -> PredictionView:
-        stored: dict[str, Any] = dict(job.input_refs or {})
+    def accept(self, key: KeyInfo, job: NewJob) -> PredictionView:
+        """One job in a transaction of its own, for callers that may block."""
+        outcome = self._admit([_Entry(key, job)], wait=True)[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def accept_soon(self, key: KeyInfo, job: NewJob) -> PredictionView:
+        """On the event loop: the job is committed with the others accepted in this turn of the loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PredictionView] = loop.create_future()
+        if not self._waiting and not self._committing_in_thread:
+            loop.call_soon(self._commit_waiting)
+        self._waiting.append((_Entry(key, job), future))
+        return await future
+
+    def _commit_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        if not waiting:
+            return
+        entries = [entry for entry, _ in waiting]
         try:
-            for name, data in job.input_files.items():
-                stored[name] = f"inputs/{job.prediction_id}-{name}"
-                source = job.input_sources.get(name)
-                if source is None or not self.storage.link(source, stored[name]):
-                    self.storage.put_bytes(stored[name], data)
-            with self.database.write(wait=may_wait) as connection:
-                admit_in_flight(connection, key, self.default_max_concurrency)
-                row = prediction_store.insert_new(
-                    connection, id=job.prediction_id, key_id=key.id, account_id=key.account_id,
-                    price_micros=job.price_micros, model=job.model, params=job.params, inputs=stored,
-                )
-                reserve(connection, key, job.price_micros, job.prediction_id, note=job.model)
-            view = view_of(SimpleNamespace(**row))
-        except BaseException:
-            for name in job.input_files:
-                self.storage.delete(stored[name])
+            _settle(waiting, self._admit(entries, wait=False))
+        except WouldBlock:
+            self._commit_in_thread(waiting, lambda: self._admit(entries, wait=True))
+        except _BatchFailed:
+            self._commit_in_thread(waiting, lambda: [self._admit([entry], wait=True)[0] for entry in entries])
+
+    def _commit_in_thread(
+        self, waiting: list[tuple[_Entry, asyncio.Future[PredictionView]]], commit: Callable[[], list[Outcome]]
+    ) -> None:
+        self._committing_in_thread = True
+        done = asyncio.get_running_loop().run_in_executor(None, commit)
+        done.add_done_callback(lambda finished: self._committed_in_thread(waiting, finished))
+
+    def _committed_in_thread(
+        self, waiting: list[tuple[_Entry, asyncio.Future[PredictionView]]], finished: asyncio.Future[list[Outcome]]
+    ) -> None:
+        self._committing_in_thread = False
+        failure = finished.exception()
+        _settle(waiting, [failure] * len(waiting) if failure is not None else finished.result())
+        if self._waiting:
+            asyncio.get_running_loop().call_soon(self._commit_waiting)
+
+    def _admit(self, entries: Sequence[_Entry], wait: bool) -> list[Outcome]:
+        """Each job's view where admitted, else the error that refused it.
+
+        With `wait=False`: WouldBlock, with nothing kept, where another writer holds the database, and
+        _BatchFailed where the batch's transaction failed, so that its jobs can be tried one by one.
+        """
+        try:
+            with self.database.write(wait=wait) as connection:
+                rows = [self._stored_row(entry) for entry in entries]
+                outcomes = intake_store.admit(connection, rows)
+        except WouldBlock:
             raise
-        self.queue.enqueue(job.prediction_id)
-        return view
+        except BaseException as exc:
+            for entry in entries:
+                self._remove_inputs(entry)
+            if len(entries) == 1 or not isinstance(exc, Exception):
+                return [exc] * len(entries)
+            if not wait:
+                raise _BatchFailed from exc
+            return [self._admit([entry], wait=True)[0] for entry in entries]
+        results: list[Outcome] = []
+        for entry, outcome in zip(entries, outcomes, strict=True):
+            if isinstance(outcome, intake_store.Refusal):
+                self._remove_inputs(entry)
+                results.append(_refusal_error(outcome))
+            else:
+                self.queue.enqueue(entry.job.prediction_id)
+                results.append(view_of(SimpleNamespace(**outcome)))
+        return results
+
+    def _stored_row(self, entry: _Entry) -> intake_store.NewJobRow:
+        job, key = entry.job, entry.key
+        inputs: dict[str, Any] = dict(job.input_refs or {})
+        for name, data in job.input_files.items():
+            target = inputs[name] = f"inputs/{job.prediction_id}-{name}"
+            source = job.input_sources.get(name)
+            if source is None or not self.storage.link(source, target):
+                self.storage.put_bytes(target, data)
+            entry.kept.append(target)
+        return intake_store.NewJobRow(
+            id=job.prediction_id, key_id=key.id, account_id=key.account_id, model=job.model, params=job.params,
+            inputs=inputs, price_micros=job.price_micros,
+            in_flight_limit=key.limits.max_concurrency or self.default_max_concurrency,
+        )
+
+    def _remove_inputs(self, entry: _Entry) -> None:
+        for stored in entry.kept:
+            self.storage.delete(stored)
+        entry.kept.clear()
+
+
+def _settle(waiting: Sequence[tuple[_Entry, asyncio.Future[PredictionView]]], outcomes: Sequence[Outcome]) -> None:
+    for (_, future), outcome in zip(waiting, outcomes, strict=True):
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+def _refusal_error(refusal: intake_store.Refusal) -> Exception:
+    if refusal.too_many_in_flight:
+        return RateLimited(
+            f"this key has {refusal.in_flight} jobs in flight; the limit is {refusal.in_flight_limit}. "
+            "Wait for one to finish",
+            retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,
+        )
+    return InsufficientBalance(
+        f"insufficient balance: this request costs {format_usd(refusal.price_micros)} "
+        f"and the balance is {format_usd(refusal.balance_micros)}"
+    )

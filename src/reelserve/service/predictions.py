@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from reelserve.catalog.bindings import RouteEngines
@@ -23,6 +24,14 @@ from reelserve.store.database import Database
 from reelserve.worker.requests import generation_request
 
 IMAGE_FIELDS = ("image", "end_image")
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    key: KeyInfo
+    job: NewJob
+    wait: bool
+    """Whether the client asked to wait for the prediction to end (sync mode)."""
 
 
 def new_prediction_id() -> str:
@@ -48,14 +57,14 @@ class PredictionService:
         self.prices = prices
         self.content_policy = content_policy
 
-    def submit(self, key: KeyInfo, route_id: str, body: Any, may_wait: bool = True) -> tuple[PredictionView, bool]:
-        """Returns the new prediction and whether the client asked to wait for it (sync mode).
+    def prepare(self, key: KeyInfo, route_id: str, body: Any, may_wait: bool = True) -> PreparedJob:
+        """Checks the request and its inputs; the job to `accept`, which keeps it.
 
-        With `may_wait=False` it raises WouldBlock, having kept nothing, where the submit would wait: for a
-        fetch, a large image, or the database (see `ImageLoader.load`, `Database.write`).
+        With `may_wait=False` it raises WouldBlock where the checks would wait: for a database read on a
+        server, a fetch, or a large image (see `ImageLoader.load`).
         """
-        if not may_wait and not self.database.writes_can_skip_waiting:
-            raise WouldBlock("the database is not one whose writes can skip waiting")
+        if not may_wait and not self.database.reads_are_instant:
+            raise WouldBlock("this database's reads wait on the network")
         route = route_for(route_id)
         if route is None:
             raise NotFound(f"no model route {route_id}")
@@ -90,20 +99,20 @@ class PredictionService:
             )
         )
 
-        view = self.intake.accept(
-            key,
-            NewJob(
-                prediction_id=new_prediction_id(),
-                model=route_id,
-                params=stored,
-                input_files={field: image.data for field, image in loaded.items()},
-                input_sources={field: image.storage_key for field, image in loaded.items() if image.storage_key},
-                price_micros=self.prices.video_micros(route_id, params.duration),
-                input_refs={"voices": voice_refs} if voice_refs else None,
-            ),
-            may_wait=may_wait,
+        job = NewJob(
+            prediction_id=new_prediction_id(),
+            model=route_id,
+            params=stored,
+            input_files={field: image.data for field, image in loaded.items()},
+            input_sources={field: image.storage_key for field, image in loaded.items() if image.storage_key},
+            price_micros=self.prices.video_micros(route_id, params.duration),
+            input_refs={"voices": voice_refs} if voice_refs else None,
         )
-        return view, params.enable_sync_mode
+        return PreparedJob(key, job, params.enable_sync_mode)
+
+    async def accept(self, prepared: PreparedJob) -> PredictionView:
+        """Keeps the job, charged and queued, committed with the others accepted in this turn of the loop."""
+        return await self.intake.accept_soon(prepared.key, prepared.job)
 
     @property
     def reads_are_instant(self) -> bool:

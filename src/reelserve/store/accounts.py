@@ -11,23 +11,10 @@ from reelserve.store.tables import IN_FLIGHT_STATUSES, Account, ApiKey, LedgerEn
 Executor = Session | Connection
 
 # Built once: constructing a statement costs SQLAlchemy more than running it, and these run per submit.
-_BALANCE = select(Account.balance_micros).where(Account.id == bindparam("account_id"))
-_TAKE_SLOT = (
-    update(ApiKey)
-    .where(ApiKey.id == bindparam("key_id"), ApiKey.in_flight < bindparam("limit"))
-    .values(in_flight=ApiKey.in_flight + 1)
-    .returning(ApiKey.in_flight)
-)
 _FREE_SLOT = update(ApiKey).where(ApiKey.id == bindparam("key_id")).values(in_flight=ApiKey.in_flight - 1)
 _IN_FLIGHT = select(ApiKey.in_flight).where(ApiKey.id == bindparam("key_id"))
 _COUNTED_IN_FLIGHT = select(func.count()).where(
     Prediction.key_id == bindparam("key_id"), Prediction.status.in_(IN_FLIGHT_STATUSES)
-)
-_DEBIT = (
-    update(Account)
-    .where(Account.id == bindparam("account_id"), Account.balance_micros >= bindparam("amount"))
-    .values(balance_micros=Account.balance_micros - bindparam("amount"))
-    .returning(Account.balance_micros)
 )
 _CREDIT = (
     update(Account)
@@ -47,21 +34,9 @@ def get(session: Session, account_id: str) -> Account | None:
     return session.get(Account, account_id)
 
 
-def balance_micros(executor: Executor, account_id: str) -> int:
-    return executor.execute(_BALANCE, {"account_id": account_id}).scalar_one_or_none() or 0
-
-
 # A key's jobs in flight (waiting or running) are counted on its row: one job more where a job is
-# accepted, one fewer in the transaction that ends it (`predictions.finish`, `release_abandoned`).
-
-
-def take_in_flight_slot(executor: Executor, key_id: str, limit: int) -> bool:
-    """Counts one job more for the key if it has fewer than `limit` in flight; False when it has not.
-
-    One conditional UPDATE, so concurrent submits cannot both take the last slot (on PostgreSQL it
-    locks the key's row until the transaction ends; SQLite's writers take turns anyway).
-    """
-    return executor.execute(_TAKE_SLOT, {"key_id": key_id, "limit": limit}).one_or_none() is not None
+# accepted (`store.intake`), one fewer in the transaction that ends it (`predictions.finish`,
+# `release_abandoned`).
 
 
 def free_in_flight_slot(executor: Executor, key_id: str) -> None:
@@ -75,17 +50,6 @@ def in_flight(executor: Executor, key_id: str) -> int:
 def counted_in_flight(executor: Executor, key_id: str) -> int:
     """The key's waiting and running jobs counted row by row: what `in_flight` must always equal."""
     return executor.execute(_COUNTED_IN_FLIGHT, {"key_id": key_id}).scalar_one()
-
-
-def debit_if_covered(
-    session: Executor, account_id: str, amount_micros: int, kind: str, prediction_id: str | None, note: str | None
-) -> int | None:
-    """Takes the amount if the balance covers it; the new balance, or None when it does not."""
-    result = session.execute(_DEBIT, {"account_id": account_id, "amount": amount_micros}).one_or_none()
-    if result is None:
-        return None
-    _record(session, account_id, kind, -amount_micros, result[0], prediction_id, note)
-    return result[0]
 
 
 def credit(

@@ -107,11 +107,6 @@ class Database:
     def reads_are_instant(self) -> bool:
         return self.is_sqlite
 
-    @property
-    def writes_can_skip_waiting(self) -> bool:
-        """Whether `write(wait=False)` can succeed: a local file whose lock is tried, not waited for."""
-        return self.is_sqlite
-
     def migrate(self, revision: str = "head") -> None:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from reelserve.store import accounts
@@ -145,16 +145,3 @@ def release_abandoned(session: Session, now: datetime, max_attempts: int) -> dic
             prediction.progress = 0
             released["requeued"].append(prediction.id)
     return released
-
-
-_NEW_PREDICTION = insert(Prediction)
-
-
-def insert_new(connection: Connection, **fields: Any) -> dict[str, Any]:
-    """Adds a waiting prediction; returns all its columns."""
-    row = {
-        "status": "created", "outputs": [], "has_nsfw_contents": [], "progress": 0, "attempts": 0,
-        "created_at": utcnow(), "error": None, "execution_ms": None, "inference_ms": None, **fields,
-    }
-    connection.execute(_NEW_PREDICTION, row)
-    return row
