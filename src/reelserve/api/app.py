@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,9 +32,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(runtime.start)
+        _exempt_from_full_collections()
         try:
             yield
         finally:
+            gc.unfreeze()
             await run_in_threadpool(runtime.stop)
 
     app = FastAPI(
@@ -64,6 +67,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _exempt_from_full_collections() -> None:
+    """What exists once the server has started (modules, the app, the runtime) lives as long as the process.
+    Frozen, the cyclic garbage collector no longer walks it in every full collection: with some 140,000
+    objects that walk paused the event loop for 35-50 ms about once a second under load."""
+    gc.collect()
+    gc.freeze()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
