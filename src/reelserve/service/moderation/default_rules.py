@@ -95,3 +95,19 @@ DEFAULT_PATTERNS: tuple[tuple[str, str], ...] = (
     ("built-in: minors run together with sexual words", _compound(_MINORS_IN_COMPOUND, _SEXUAL_OR_NUDITY)),
 )
 """(name for logs, regex) pairs."""
+
+_REPEATS = re.compile(r"(.)\1+")
+_MINOR_STEMS = tuple(sorted({_REPEATS.sub(r"\1", word.split(" ")[0]) for word in _MINOR_WORDS}))
+_AGE_DIGIT = re.compile("[0-9][ -]?y")
+
+
+def may_match_default_patterns(view: str) -> bool:
+    """False only where no built-in pattern can match `view`: each needs a minor word, its letters maybe
+    repeated, or an age, so a text without either need not be searched with them. Only ASCII is judged
+    so: under IGNORECASE a few other letters match Latin ones (the dotless i matches "i")."""
+    if not view.isascii():
+        return True
+    if _AGE_DIGIT.search(view) is not None:
+        return True
+    collapsed = _REPEATS.sub(r"\1", view.lower())
+    return any(stem in collapsed for stem in _MINOR_STEMS)

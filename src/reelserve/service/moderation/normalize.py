@@ -27,6 +27,7 @@ _LONG_RUN = re.compile(rf"(.)\1{{{_MAX_REPEAT},}}")
 _MAX_LETTER_REPEAT = 6
 _SHORT_WORD = 2
 _WHITESPACE = re.compile(r"\s+")
+_SPACE = re.compile(r"\s")
 # At the end of a token these are punctuation ("lol!"), not letters.
 _TRAILING_PUNCTUATION = "!|+"
 _AMBIGUOUS_ONE = "1|"
@@ -44,8 +45,12 @@ def _strip_marks(text: str) -> str:
 
 
 def folded(text: str) -> str:
-    text = _drop_invisible(unicodedata.normalize("NFKC", text))
-    text = unicodedata.normalize("NFKC", text.casefold())
+    if text.isascii():
+        # ASCII is its own NFKC form and holds no invisible characters.
+        text = text.lower()
+    else:
+        text = _drop_invisible(unicodedata.normalize("NFKC", text))
+        text = unicodedata.normalize("NFKC", text.casefold())
     return _WHITESPACE.sub(" ", text).strip()
 
 
@@ -75,31 +80,39 @@ def _join_spelled_out(tokens: list[tuple[str, bool]], space_mark: str) -> list[s
     return joined
 
 
-def _tokens(text: str) -> list[tuple[str, bool]]:
+Tokens = list[tuple[str, bool]]
+
+
+def tokens(text: str) -> Tokens:
     """(token, whether whitespace comes before it) for each token."""
-    text = _strip_marks(_drop_invisible(text))
-    text = _strip_marks(text.translate(LOOKALIKES).casefold())
-    tokens: list[tuple[str, bool]] = []
+    if text.isascii():
+        # Nothing to drop, strip or map: ASCII has no invisible characters, marks or look-alikes.
+        text = text.lower()
+    else:
+        text = _strip_marks(_drop_invisible(text))
+        text = _strip_marks(text.translate(LOOKALIKES).casefold())
+    text = _LONG_RUN.sub(r"\1" * _MAX_REPEAT, text)
+    found_tokens: Tokens = []
     previous_end = 0
     for found in _TOKEN.finditer(text):
-        token = _LONG_RUN.sub(r"\1" * _MAX_REPEAT, found.group().rstrip(_TRAILING_PUNCTUATION))
-        after_space = previous_end == 0 or any(ch.isspace() for ch in text[previous_end : found.start()])
+        token = found.group().rstrip(_TRAILING_PUNCTUATION)
+        after_space = previous_end == 0 or _SPACE.search(text, previous_end, found.start()) is not None
         previous_end = found.end()
         if token:
-            tokens.append((token, after_space))
-    return tokens
+            found_tokens.append((token, after_space))
+    return found_tokens
 
 
 def canonical_tokens(text: str) -> list[str]:
-    return _join_spelled_out(_tokens(text), "")
+    return _join_spelled_out(tokens(text), "")
 
 
 def canonical(text: str) -> str:
     return " ".join(canonical_tokens(text))
 
 
-def term_view(text: str) -> str:
-    return " ".join(_join_spelled_out(_tokens(text), SPELLED_OUT))
+def term_view(text: str, of_tokens: Tokens | None = None) -> str:
+    return " ".join(_join_spelled_out(tokens(text) if of_tokens is None else of_tokens, SPELLED_OUT))
 
 
 def _deleet_table(one_as: str) -> dict[int, str]:
@@ -111,16 +124,21 @@ def _deleet_table(one_as: str) -> dict[int, str]:
 _DELEET_TABLES = {one_as: _deleet_table(one_as) for one_as in "il"}
 
 
+_LEET_CHAR = re.compile("[" + re.escape("".join(LEET_FORMS.values())) + "]")
+
+
 def deleeted(canonical_text: str, one_as: str) -> str:
     """Reads leetspeak in tokens that hold a letter; numbers ("1080", "17") stay numbers."""
+    if _LEET_CHAR.search(canonical_text) is None:
+        return canonical_text
     table = _DELEET_TABLES[one_as]
     tokens = canonical_text.split(" ")
     return " ".join(token.translate(table) if any(ch.isalpha() for ch in token) else token for token in tokens)
 
 
-def pattern_views(text: str) -> list[str]:
+def pattern_views(text: str, of_tokens: Tokens | None = None) -> list[str]:
     """The forms a policy pattern is tried on, without duplicates."""
-    base = canonical(text)
+    base = " ".join(_join_spelled_out(tokens(text) if of_tokens is None else of_tokens, ""))
     views = [folded(text), deleeted(base, "i"), deleeted(base, "l")]
     return list(dict.fromkeys(views))
 
@@ -140,6 +158,19 @@ def _word_pattern(word: str) -> str:
     return "".join(f"(?:[{re.escape(_equivalent_chars(ch))}]{SPELLED_OUT}?){repeat}" for ch in word)
 
 
+_TERM_EDGE = f"(?:{_SYMBOL_CLASS}{SPELLED_OUT}?){{0,3}}"
+_TERM_START = f"(?<![^ {SPELLED_OUT}])" + _TERM_EDGE
+_TERM_END = _TERM_EDGE + f"(?![^ {SPELLED_OUT}])"
+
+
+def _term_words(term: str) -> str:
+    words = canonical_tokens(term)
+    if not words:
+        raise ValueError(f"content policy term {term!r} has no letters or digits")
+    between_words = f"[ {re.escape(LEET_SYMBOLS)}]*"
+    return between_words.join(_word_pattern(word) for word in words)
+
+
 def term_regex(term: str) -> re.Pattern[str]:
     """A regex over `term_view` that finds `term` as whole words.
 
@@ -147,12 +178,12 @@ def term_regex(term: str) -> re.Pattern[str]:
     term's words may be joined or apart. A match starts and ends at a token edge or inside a
     spelled-out run, so "cp" never matches inside "cpu" or "accept".
     """
-    words = canonical_tokens(term)
-    if not words:
-        raise ValueError(f"content policy term {term!r} has no letters or digits")
-    word_patterns = [_word_pattern(word) for word in words]
-    between_words = f"[ {re.escape(LEET_SYMBOLS)}]*"
-    edge = f"(?:{_SYMBOL_CLASS}{SPELLED_OUT}?){{0,3}}"
-    start = f"(?<![^ {SPELLED_OUT}])"
-    end = f"(?![^ {SPELLED_OUT}])"
-    return re.compile(start + edge + between_words.join(word_patterns) + edge + end)
+    return re.compile(_TERM_START + _term_words(term) + _TERM_END)
+
+
+def any_term_regex(terms: list[str]) -> re.Pattern[str]:
+    """One regex that matches where any of the `term_regex(term)` of `terms` matches, and nowhere else.
+
+    The token-edge test is shared, so each position of the text is tried once rather than once per term.
+    """
+    return re.compile(_TERM_START + "(?:" + "|".join(_term_words(term) for term in terms) + ")" + _TERM_END)

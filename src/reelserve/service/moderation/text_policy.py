@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from reelserve.service.moderation import normalize
-from reelserve.service.moderation.default_rules import DEFAULT_PATTERNS, DEFAULT_TERMS
+from reelserve.service.moderation.default_rules import DEFAULT_PATTERNS, DEFAULT_TERMS, may_match_default_patterns
 
 PATTERN_PREFIX = "re:"
 
@@ -32,6 +32,8 @@ class PolicyMatch:
 class _Rule:
     name: str
     regex: re.Pattern[str]
+    may_match: Callable[[str], bool] | None = None
+    """A quick test that is False only where `regex` cannot match, to skip searching with it."""
 
 
 def _has_letter(text: str) -> bool:
@@ -55,6 +57,7 @@ class TextPolicy:
     def __init__(self, terms: Iterable[_Rule], patterns: Iterable[_Rule]) -> None:
         self._terms = tuple(terms)
         self._patterns = tuple(patterns)
+        self._any_term = normalize.any_term_regex([rule.name for rule in self._terms]) if self._terms else None
 
     @classmethod
     def from_config(
@@ -69,7 +72,9 @@ class TextPolicy:
     def default(cls) -> TextPolicy:
         """The built-in rules: sexual content involving minors and non-consensual intimate imagery."""
         terms = [_Rule(term, normalize.term_regex(term)) for term in DEFAULT_TERMS]
-        patterns = [_Rule(name, _compile_pattern(pattern)) for name, pattern in DEFAULT_PATTERNS]
+        patterns = [
+            _Rule(name, _compile_pattern(pattern), may_match_default_patterns) for name, pattern in DEFAULT_PATTERNS
+        ]
         return cls(terms, patterns)
 
     @classmethod
@@ -103,15 +108,21 @@ class TextPolicy:
         """The name of the first rule `text` breaks, or None."""
         if not text:
             return None
-        words = normalize.term_view(text)
-        for rule in self._terms:
-            # A match made only of digits and symbols ("error 1011") is a number, not leetspeak.
-            if any(_has_letter(found.group()) for found in rule.regex.finditer(words)):
-                return rule.name
+        tokens = normalize.tokens(text)
+        words = normalize.term_view(text, tokens)
+        if self._any_term is not None and self._any_term.search(words) is not None:
+            for rule in self._terms:
+                # A match made only of digits and symbols ("error 1011") is a number, not leetspeak.
+                if any(_has_letter(found.group()) for found in rule.regex.finditer(words)):
+                    return rule.name
         if self._patterns:
-            views = normalize.pattern_views(text)
+            views = normalize.pattern_views(text, tokens)
+            searched: dict[Callable[[str], bool] | None, list[str]] = {None: views}
             for rule in self._patterns:
-                if any(rule.regex.search(view) for view in views):
+                candidates = searched.get(rule.may_match)
+                if candidates is None:
+                    candidates = searched[rule.may_match] = [view for view in views if rule.may_match(view)]
+                if any(rule.regex.search(view) for view in candidates):
                     return rule.name
         return None
 
