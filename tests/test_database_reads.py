@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import OperationalError
 
+from reelserve.store import predictions as predictions_store
+from reelserve.store import uploads as uploads_store
 from reelserve.store.database import Database
+from reelserve.store.tables import Prediction
+from tests.conftest import SEED_ROUTE, ServerFactory
 from tests.support.databases import database_url
+from tests.support.images import image_bytes
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -81,3 +88,38 @@ def test_postgresql_reads_are_not_run_on_the_event_loop(tmp_path: Path) -> None:
             assert not database.reads_are_instant
         finally:
             database.dispose()
+
+
+def test_compiled_reads_give_what_sqlalchemy_gives(start_sqlite_server: ServerFactory) -> None:
+    """Every column of a prediction and of an upload, converted by its type (JSON, UTC datetimes)."""
+    server = start_sqlite_server(workers=0)
+    image = base64.b64encode(image_bytes(320, 320)).decode()
+    body = {"prompt": "zoom in, caf\N{LATIN SMALL LETTER E WITH ACUTE}", "image": image, "duration": 3, "seed": 7}
+    prediction_id = server.submit(SEED_ROUTE, body).json()["data"]["id"]
+    upload = server.client.post("/api/v3/media/upload/binary", files={"file": ("a.png", image_bytes(320, 320))})
+    upload_id = upload.json()["data"]["download_url"].split("/uploads/")[1].split("/")[0]
+    database = server.runtime.database
+    key_id = server.runtime.keys.authenticate(server.key).id
+    for statement, values in (
+        (predictions_store._OWNED_ROW, {"prediction_id": prediction_id, "key_id": key_id}),
+        (uploads_store._OWNER_AND_STATUS, {"upload_id": upload_id}),
+    ):
+        compiled = database.read_one(statement, values)
+        with database.statement_read() as connection:
+            through_sqlalchemy = connection.execute(statement, values).one()
+        assert compiled is not None
+        assert compiled._asdict() == through_sqlalchemy._asdict()
+        assert database.read_one(statement, {name: "0" * 32 for name in values}) is None
+    row = predictions_store.owned_row(database, prediction_id, key_id)
+    assert row.created_at.tzinfo is not None and row.params["seed"] == 7 and row.outputs == []
+
+
+def test_compiled_reads_refuse_parameters_that_need_converting(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'reads.db'}")
+    database.migrate()
+    try:
+        since = select(Prediction.id).where(Prediction.created_at > bindparam("since"))
+        with pytest.raises(TypeError, match="'since' needs converting"):
+            database.read_one(since, {"since": datetime.now(UTC)})
+    finally:
+        database.dispose()

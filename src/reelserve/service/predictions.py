@@ -120,8 +120,7 @@ class PredictionService:
         return self.database.reads_are_instant
 
     def get(self, key: KeyInfo, prediction_id: str) -> PredictionView:
-        with self.database.statement_read() as connection:
-            row = prediction_store.owned_row(connection, prediction_id, key.id)
+        row = prediction_store.owned_row(self.database, prediction_id, key.id)
         if row is None:
             raise NotFound(f"no prediction with id {prediction_id}")
         return view_of(row)

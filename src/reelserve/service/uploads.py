@@ -141,8 +141,7 @@ class UploadService:
             raise InputError(f"{param} is an upload URL of this server, but {problem}", param=param)
         upload_id = PurePosixPath(storage_key).parts[1]
         gone = InputError(f"{param}: this upload has expired or was never completed", param=param)
-        with self.database.statement_read() as connection:
-            upload = upload_store.owner_and_status(connection, upload_id)
+        upload = upload_store.owner_and_status(self.database, upload_id)
         if upload is None or upload.status != "complete":
             raise gone
         if upload.key_id != key.id:

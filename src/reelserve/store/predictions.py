@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from reelserve.store import accounts
+from reelserve.store.database import Database
 from reelserve.store.tables import Prediction, Voice, utcnow
 
 
@@ -22,9 +23,9 @@ _OWNED_ROW = select(Prediction.__table__).where(
 )
 
 
-def owned_row(connection: Connection, prediction_id: str, key_id: str) -> Row[Any] | None:
-    """The prediction's row as plain columns, without the ORM: the polling path reads this."""
-    return connection.execute(_OWNED_ROW, {"prediction_id": prediction_id, "key_id": key_id}).one_or_none()
+def owned_row(database: Database, prediction_id: str, key_id: str) -> Any | None:
+    """The prediction's columns as attributes, without the ORM: the polling path reads this."""
+    return database.read_one(_OWNED_ROW, {"prediction_id": prediction_id, "key_id": key_id})
 
 
 def claim_next(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from reelserve.store.database import Database
 from reelserve.store.tables import Upload
 
 
@@ -23,8 +24,8 @@ def get(session: Session, upload_id: str) -> Upload | None:
 _OWNER_AND_STATUS = select(Upload.key_id, Upload.status, Upload.size).where(Upload.id == bindparam("upload_id"))
 
 
-def owner_and_status(connection: Connection, upload_id: str) -> Row[Any] | None:
-    return connection.execute(_OWNER_AND_STATUS, {"upload_id": upload_id}).one_or_none()
+def owner_and_status(database: Database, upload_id: str) -> Any | None:
+    return database.read_one(_OWNER_AND_STATUS, {"upload_id": upload_id})
 
 
 def expired(session: Session, now: datetime, limit: int = 500) -> list[Upload]:
