@@ -28,8 +28,11 @@ class LocalStorage:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self.path_for(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
         os.replace(temp_name, target)
@@ -38,10 +41,15 @@ class LocalStorage:
         """Gives the file at `source_key` a second name, `key`: no bytes copied, and deleting either name
         leaves the other whole. False, with nothing done, where the source is gone or the filesystem has no
         hard links."""
-        target = self.path_for(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        source, target = self.path_for(source_key), self.path_for(key)
         try:
-            os.link(self.path_for(source_key), target)
+            try:
+                os.link(source, target)
+            except FileNotFoundError:
+                if target.parent.is_dir():
+                    return False
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(source, target)
         except FileExistsError:
             raise
         except OSError:
