@@ -18,7 +18,7 @@ from reelserve.api import account, admin, files, models, predictions, uploads, v
 from reelserve.api.body_limit import BodySizeLimit
 from reelserve.api.dependencies import runtime_of
 from reelserve.api.errors import install_error_handlers
-from reelserve.api.polling import PollingFastPath
+from reelserve.api.fast_path import KnownKeyFastPath
 from reelserve.catalog.routes import ROUTES
 from reelserve.config import Settings
 from reelserve.runtime import Runtime, build_runtime
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(admin.router)
     app.include_router(uploads.router)
     app.include_router(voices.router)
-    app.add_middleware(PollingFastPath)
+    app.add_middleware(KnownKeyFastPath)
     app.add_middleware(BodySizeLimit, max_bytes=max(runtime.settings.max_body_bytes, LARGEST_UPLOAD + 1024 * 1024))
 
     @app.get("/healthz", tags=["health"])

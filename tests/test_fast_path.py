@@ -1,4 +1,4 @@
-"""Polling answered in front of FastAPI's routing (api/polling.py) says exactly what the routes say."""
+"""Polls and submits answered in front of FastAPI's routing (api/fast_path.py) say exactly what the routes say."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from reelserve.api.app import create_app
-from reelserve.api.polling import PollingFastPath
+from reelserve.api.fast_path import KnownKeyFastPath
 from reelserve.service.keys import hash_key
 from tests.conftest import SEED_ROUTE, ServerFactory
 from tests.support.images import image_bytes
@@ -90,7 +90,7 @@ def test_a_known_key_is_answered_without_the_router(api_server: RunningServer, s
     prediction_id = submit_inline(api_server)
     app = create_app(runtime=api_server.runtime)
     refusing = RefusingApp()
-    fast_path = PollingFastPath(refusing)
+    fast_path = KnownKeyFastPath(refusing)
 
     async def with_app_in_scope(scope: Scope, receive: Receive, send: Send) -> None:
         await fast_path({**scope, "app": app}, receive, send)
@@ -113,3 +113,73 @@ def test_a_known_key_is_answered_without_the_router(api_server: RunningServer, s
     other_route = asyncio.run(poll("/api/v3/predictions", api_server.key))
     assert unknown_key.status_code == no_key.status_code == other_route.status_code == 599
     assert refusing.reached == [path, path, "/api/v3/predictions"]
+
+
+def without_identity(found: tuple[int, str, Any]) -> tuple[int, str, Any]:
+    status, content_type, body = found
+    if status == 200:
+        body = {**body, "data": {k: v for k, v in body["data"].items() if k not in ("id", "created_at", "urls")}}
+    return status, content_type, body
+
+
+def test_submits_through_the_app_and_through_the_fast_path_agree(start_server: ServerFactory) -> None:
+    import base64
+
+    server = start_server(workers=0)
+    image = base64.b64encode(image_bytes(400, 400)).decode()
+    poor = server.other_key("poor", balance_usd="0.01")
+    json_type = {"Content-Type": "application/json"}
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        (server.key, {"json": {"prompt": "pan left", "image": image, "duration": 3}}, "valid"),
+        (server.key, {"json": {"prompt": "pan left", "image": image, "duration": 99}}, "duration out of range"),
+        (server.key, {"json": {"prompt": "child porn", "image": image}}, "content policy"),
+        (server.key, {"content": b"{not json", "headers": json_type}, "malformed JSON"),
+        (server.key, {"content": b"prompt=x", "headers": {"Content-Type": "text/plain"}}, "wrong content type"),
+        (server.key, {"json": {"prompt": "pan left", "image": "ftp://example.com/x.png"}}, "bad image scheme"),
+        (poor, {"json": {"prompt": "pan left", "image": image, "duration": 3}}, "insufficient balance"),
+    ]
+    statuses = []
+    for key, request, case in cases:
+        headers = {"Authorization": key, **request.pop("headers", {})}
+        if server.runtime.keys.recognised(key) is not None:
+            forget_key(server, key)
+        through_app = server.client.post(f"/api/v3/{SEED_ROUTE}", headers=headers, **request)
+        assert server.runtime.keys.recognised(key) is not None
+        through_fast_path = server.client.post(f"/api/v3/{SEED_ROUTE}", headers=headers, **request)
+        assert without_identity(answer(through_fast_path)) == without_identity(answer(through_app)), case
+        if through_app.status_code == 200:
+            for response in (through_app, through_fast_path):
+                assert set(response.headers) >= {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"}
+        statuses.append(through_app.status_code)
+    assert statuses == [200, 400, 400, 400, 400, 400, 403]
+
+
+def test_a_known_key_submits_without_the_router(api_server: RunningServer) -> None:
+    import base64
+
+    app = create_app(runtime=api_server.runtime)
+    refusing = RefusingApp()
+    fast_path = KnownKeyFastPath(refusing)
+    body = {"prompt": "zoom in", "image": base64.b64encode(image_bytes(400, 400)).decode(), "duration": 3}
+
+    async def with_app_in_scope(scope: Scope, receive: Receive, send: Send) -> None:
+        await fast_path({**scope, "app": app}, receive, send)
+
+    async def send(method: str, path: str, key: str | None) -> httpx.Response:
+        transport = httpx.ASGITransport(app=with_app_in_scope)
+        async with httpx.AsyncClient(transport=transport, base_url=api_server.base_url) as client:
+            headers = {"Authorization": key} if key else {}
+            return await client.request(method, path, json=body if method == "POST" else None, headers=headers)
+
+    api_server.client.get("/api/v3/balance")
+    known = asyncio.run(send("POST", f"/api/v3/{SEED_ROUTE}", api_server.key))
+    assert known.status_code == 200 and known.json()["data"]["status"] == "created"
+    assert refusing.reached == []
+    polled = api_server.client.get(f"/api/v3/predictions/{known.json()['data']['id']}/result")
+    assert polled.json()["data"]["input"]["prompt"] == "zoom in"
+
+    unknown_key = asyncio.run(send("POST", f"/api/v3/{SEED_ROUTE}", "sk-not-a-key"))
+    not_a_route = asyncio.run(send("POST", "/api/v3/kwaivgi/no-such-model/image-to-video", api_server.key))
+    read_of_a_route = asyncio.run(send("GET", f"/api/v3/{SEED_ROUTE}", api_server.key))
+    assert unknown_key.status_code == not_a_route.status_code == read_of_a_route.status_code == 599
+    assert len(refusing.reached) == 3
