@@ -9,6 +9,7 @@ committed in a thread is joined by nothing, the jobs arriving meanwhile form the
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -53,6 +54,17 @@ class _BatchFailed(Exception):
     """A batch's transaction failed; its jobs are tried again one by one, where they may wait."""
 
 
+Waiting = list[tuple[_Entry, asyncio.Future[PredictionView]]]
+
+
+@dataclass
+class _LoopBatches:
+    """The jobs of one event loop waiting for their transaction."""
+
+    waiting: Waiting = field(default_factory=list)
+    committing_in_thread: bool = False
+
+
 class JobIntake:
     def __init__(
         self, database: Database, storage: LocalStorage, queue: DatabaseQueue, default_max_concurrency: int
@@ -61,8 +73,9 @@ class JobIntake:
         self.storage = storage
         self.queue = queue
         self.default_max_concurrency = default_max_concurrency
-        self._waiting: list[tuple[_Entry, asyncio.Future[PredictionView]]] = []
-        self._committing_in_thread = False
+        self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatches] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def accept(self, key: KeyInfo, job: NewJob) -> PredictionView:
         """One job in a transaction of its own, for callers that may block."""
@@ -74,39 +87,40 @@ class JobIntake:
     async def accept_soon(self, key: KeyInfo, job: NewJob) -> PredictionView:
         """On the event loop: the job is committed with the others accepted in this turn of the loop."""
         loop = asyncio.get_running_loop()
+        batches = self._batches.get(loop)
+        if batches is None:
+            batches = self._batches[loop] = _LoopBatches()
         future: asyncio.Future[PredictionView] = loop.create_future()
-        if not self._waiting and not self._committing_in_thread:
-            loop.call_soon(self._commit_waiting)
-        self._waiting.append((_Entry(key, job), future))
+        if not batches.waiting and not batches.committing_in_thread:
+            loop.call_soon(self._commit_waiting, batches)
+        batches.waiting.append((_Entry(key, job), future))
         return await future
 
-    def _commit_waiting(self) -> None:
-        waiting, self._waiting = self._waiting, []
+    def _commit_waiting(self, batches: _LoopBatches) -> None:
+        waiting, batches.waiting = batches.waiting, []
         if not waiting:
             return
         entries = [entry for entry, _ in waiting]
         try:
             _settle(waiting, self._admit(entries, wait=False))
         except WouldBlock:
-            self._commit_in_thread(waiting, lambda: self._admit(entries, wait=True))
+            self._commit_in_thread(batches, waiting, lambda: self._admit(entries, wait=True))
         except _BatchFailed:
-            self._commit_in_thread(waiting, lambda: [self._admit([entry], wait=True)[0] for entry in entries])
+            self._commit_in_thread(batches, waiting, lambda: [self._admit([entry], wait=True)[0] for entry in entries])
 
-    def _commit_in_thread(
-        self, waiting: list[tuple[_Entry, asyncio.Future[PredictionView]]], commit: Callable[[], list[Outcome]]
-    ) -> None:
-        self._committing_in_thread = True
+    def _commit_in_thread(self, batches: _LoopBatches, waiting: Waiting, commit: Callable[[], list[Outcome]]) -> None:
+        batches.committing_in_thread = True
         done = asyncio.get_running_loop().run_in_executor(None, commit)
-        done.add_done_callback(lambda finished: self._committed_in_thread(waiting, finished))
+        done.add_done_callback(lambda finished: self._committed_in_thread(batches, waiting, finished))
 
     def _committed_in_thread(
-        self, waiting: list[tuple[_Entry, asyncio.Future[PredictionView]]], finished: asyncio.Future[list[Outcome]]
+        self, batches: _LoopBatches, waiting: Waiting, finished: asyncio.Future[list[Outcome]]
     ) -> None:
-        self._committing_in_thread = False
+        batches.committing_in_thread = False
         failure = finished.exception()
         _settle(waiting, [failure] * len(waiting) if failure is not None else finished.result())
-        if self._waiting:
-            asyncio.get_running_loop().call_soon(self._commit_waiting)
+        if batches.waiting:
+            asyncio.get_running_loop().call_soon(self._commit_waiting, batches)
 
     def _admit(self, entries: Sequence[_Entry], wait: bool) -> list[Outcome]:
         """Each job's view where admitted, else the error that refused it.
@@ -159,7 +173,7 @@ class JobIntake:
         entry.kept.clear()
 
 
-def _settle(waiting: Sequence[tuple[_Entry, asyncio.Future[PredictionView]]], outcomes: Sequence[Outcome]) -> None:
+def _settle(waiting: Waiting, outcomes: Sequence[Outcome]) -> None:
     for (_, future), outcome in zip(waiting, outcomes, strict=True):
         if future.done():
             continue
