@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
 from reelserve.errors import WouldBlock
-from reelserve.store.compiled_reads import CompiledRead
+from reelserve.store import driver_statements
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 READ_ONLY = "reelserve_read_only"
@@ -38,7 +38,6 @@ class Database:
         self._reader_of_thread = threading.local()
         self._readers: list[Connection] = []
         self._readers_lock = threading.Lock()
-        self._compiled_reads: dict[int, CompiledRead] = {}
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -108,15 +107,9 @@ class Database:
             raise
 
     def read_one(self, statement: Select[Any], values: Mapping[str, Any]) -> Any | None:
-        """The one row a prebuilt SELECT finds, or None, as a statement read; on SQLite it runs on the
-        driver's connection (see compiled_reads), elsewhere through SQLAlchemy."""
+        """The one row a prebuilt SELECT finds, or None, as a statement read (see driver_statements)."""
         with self.statement_read() as connection:
-            if not self.is_sqlite:
-                return connection.execute(statement, values).one_or_none()
-            compiled = self._compiled_reads.get(id(statement))
-            if compiled is None:
-                compiled = self._compiled_reads[id(statement)] = CompiledRead.of(statement, self.engine.dialect)
-            return compiled.one_or_none(connection.connection.dbapi_connection, values)
+            return driver_statements.read_one(connection, statement, values)
 
     @property
     def reads_are_instant(self) -> bool:

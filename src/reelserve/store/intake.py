@@ -1,9 +1,9 @@
 """The intake transaction: new jobs admitted together, each taking a slot on its key and its price from its
 account, in statements whose number does not grow with the batch.
 
-Each key's and account's row is locked and read once (FOR UPDATE on PostgreSQL; SQLite's writer holds the
-whole database), every job is decided in order against those figures, and the changes are written back
-with one statement per table.
+Each key's row and its account's are locked and read once (FOR UPDATE on PostgreSQL; SQLite's writer holds
+the whole database), every job is decided in order against those figures, and the changes are written back
+with one statement per table (see driver_statements).
 """
 
 from __future__ import annotations
@@ -15,20 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from reelserve.store import driver_statements
 from reelserve.store.tables import Account, ApiKey, LedgerEntry, Prediction, utcnow
 
 CHARGE = "charge"
 
-_KEYS = (
-    select(ApiKey.id, ApiKey.in_flight)
-    .where(ApiKey.id.in_(bindparam("ids", expanding=True)))
-    .order_by(ApiKey.id)
-    .with_for_update()
-)
-_ACCOUNTS = (
-    select(Account.id, Account.balance_micros)
-    .where(Account.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Account.id)
+_KEY_AND_ACCOUNT = (
+    select(ApiKey.in_flight, ApiKey.account_id, Account.balance_micros)
+    .join(Account, Account.id == ApiKey.account_id)
+    .where(ApiKey.id == bindparam("key"))
     .with_for_update()
 )
 _TAKE_SLOTS = (
@@ -71,8 +66,14 @@ class Refusal:
 
 def admit(connection: Connection, jobs: Sequence[NewJobRow]) -> list[dict[str, Any] | Refusal]:
     """For each job in order: its new prediction row (all columns) where it was admitted, else its Refusal."""
-    in_flight = dict(connection.execute(_KEYS, {"ids": sorted({job.key_id for job in jobs})}).tuples().all())
-    balance = dict(connection.execute(_ACCOUNTS, {"ids": sorted({job.account_id for job in jobs})}).tuples().all())
+    in_flight: dict[str, int] = {}
+    balance: dict[str, int] = {}
+    # One key at a time in the order of their ids, so that two batches lock rows in the same order.
+    for key_id in sorted({job.key_id for job in jobs}):
+        found = driver_statements.read_one(connection, _KEY_AND_ACCOUNT, {"key": key_id})
+        if found is not None:
+            in_flight[key_id] = found.in_flight
+            balance.setdefault(found.account_id, found.balance_micros)
     taken: Counter[str] = Counter()
     charged: Counter[str] = Counter()
     now = utcnow()
@@ -98,12 +99,12 @@ def admit(connection: Connection, jobs: Sequence[NewJobRow]) -> list[dict[str, A
                 "balance_after_micros": balance[job.account_id], "prediction_id": job.id, "note": job.model,
                 "created_at": now,
             })
-    if rows:
-        connection.execute(_TAKE_SLOTS, [{"key": key, "taken": count} for key, count in taken.items()])
-        connection.execute(_NEW_PREDICTIONS, rows)
-    if entries:
-        connection.execute(_CHARGE, [{"account": account, "charged": amount} for account, amount in charged.items()])
-        connection.execute(_NEW_ENTRIES, entries)
+    driver_statements.write_many(connection, _TAKE_SLOTS, [{"key": key, "taken": n} for key, n in taken.items()])
+    driver_statements.write_many(connection, _NEW_PREDICTIONS, rows)
+    driver_statements.write_many(
+        connection, _CHARGE, [{"account": account, "charged": amount} for account, amount in charged.items()]
+    )
+    driver_statements.write_many(connection, _NEW_ENTRIES, entries)
     return outcomes
 
 
