@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from reelserve.config import Settings
+from reelserve.store.database import Database
 from tests.support.databases import database_url
 from tests.support.http_files import FileServer
 from tests.support.images import image_bytes
@@ -56,6 +57,18 @@ def _server_factory(tmp_path: Path, backend: str) -> Iterator[ServerFactory]:
         finally:
             for thread in started:
                 thread.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database on SQLite and, in a second run of the test, on PostgreSQL."""
+    with database_url(request.param, tmp_path) as url:
+        found = Database(url)
+        found.migrate()
+        try:
+            yield found
+        finally:
+            found.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

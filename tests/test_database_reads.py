@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,17 +18,6 @@ from reelserve.store.tables import Prediction
 from tests.conftest import SEED_ROUTE, ServerFactory
 from tests.support.databases import database_url
 from tests.support.images import image_bytes
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with database_url(request.param, tmp_path) as url:
-        found = Database(url)
-        found.migrate()
-        try:
-            yield found
-        finally:
-            found.dispose()
 
 
 def account_count(database: Database) -> int:

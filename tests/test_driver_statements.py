@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,20 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from reelserve.store import driver_statements
 from reelserve.store.database import Database
 from reelserve.store.tables import Account, Prediction
-from tests.support.databases import database_url
 
 MOMENT = datetime(2026, 12, 1, 17, 30, 5, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with database_url(request.param, tmp_path) as url:
-        found = Database(url)
-        found.migrate()
-        try:
-            yield found
-        finally:
-            found.dispose()
 
 
 def account(account_id: str) -> dict[str, Any]:
