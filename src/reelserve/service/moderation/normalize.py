@@ -111,8 +111,13 @@ def canonical(text: str) -> str:
     return " ".join(canonical_tokens(text))
 
 
-def term_view(text: str, of_tokens: Tokens | None = None) -> str:
-    return " ".join(_join_spelled_out(tokens(text) if of_tokens is None else of_tokens, SPELLED_OUT))
+def term_view(text: str) -> str:
+    return term_view_of(tokens(text))
+
+
+def term_view_of(found: Tokens) -> str:
+    """`term_view` of a text already split by `tokens`."""
+    return " ".join(_join_spelled_out(found, SPELLED_OUT))
 
 
 def _deleet_table(one_as: str) -> dict[int, str]:
@@ -136,9 +141,9 @@ def deleeted(canonical_text: str, one_as: str) -> str:
     return " ".join(token.translate(table) if any(ch.isalpha() for ch in token) else token for token in tokens)
 
 
-def pattern_views(text: str, of_tokens: Tokens | None = None) -> list[str]:
-    """The forms a policy pattern is tried on, without duplicates."""
-    base = " ".join(_join_spelled_out(tokens(text) if of_tokens is None else of_tokens, ""))
+def pattern_views(text: str, found: Tokens | None = None) -> list[str]:
+    """The forms a policy pattern is tried on, without duplicates; `found` is `tokens(text)` where known."""
+    base = " ".join(_join_spelled_out(tokens(text) if found is None else found, ""))
     views = [folded(text), deleeted(base, "i"), deleeted(base, "l")]
     return list(dict.fromkeys(views))
 

@@ -109,7 +109,7 @@ class TextPolicy:
         if not text:
             return None
         tokens = normalize.tokens(text)
-        words = normalize.term_view(text, tokens)
+        words = normalize.term_view_of(tokens)
         if self._any_term is not None and self._any_term.search(words) is not None:
             for rule in self._terms:
                 # A match made only of digits and symbols ("error 1011") is a number, not leetspeak.
