@@ -7,8 +7,6 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row
-
 from reelserve.catalog.routes import VOICE_MODEL_ID
 from reelserve.store.tables import Prediction
 
@@ -33,7 +31,7 @@ class PredictionView:
         return self.status in ("completed", "failed", "cancelled", "timeout")
 
 
-def view_of(prediction: Prediction | Row[Any] | SimpleNamespace) -> PredictionView:
+def view_of(prediction: Prediction | SimpleNamespace | Any) -> PredictionView:
     """From anything that carries the prediction's columns as attributes: the ORM object, a row."""
     params = {key: value for key, value in prediction.params.items() if key != "segments"}
     return PredictionView(
