@@ -98,15 +98,13 @@ class JobIntake:
 
     def _commit_waiting(self, batches: _LoopBatches) -> None:
         waiting, batches.waiting = batches.waiting, []
-        if not waiting:
-            return
         entries = [entry for entry, _ in waiting]
         try:
             _settle(waiting, self._admit(entries, wait=False))
         except WouldBlock:
             self._commit_in_thread(batches, waiting, lambda: self._admit(entries, wait=True))
         except _BatchFailed:
-            self._commit_in_thread(batches, waiting, lambda: [self._admit([entry], wait=True)[0] for entry in entries])
+            self._commit_in_thread(batches, waiting, lambda: self._admit_one_by_one(entries))
 
     def _commit_in_thread(self, batches: _LoopBatches, waiting: Waiting, commit: Callable[[], list[Outcome]]) -> None:
         batches.committing_in_thread = True
@@ -141,7 +139,7 @@ class JobIntake:
                 return [exc] * len(entries)
             if not wait:
                 raise _BatchFailed from exc
-            return [self._admit([entry], wait=True)[0] for entry in entries]
+            return self._admit_one_by_one(entries)
         results: list[Outcome] = []
         for entry, outcome in zip(entries, outcomes, strict=True):
             if isinstance(outcome, intake_store.Refusal):
@@ -151,6 +149,10 @@ class JobIntake:
                 self.queue.enqueue(entry.job.prediction_id)
                 results.append(view_of(SimpleNamespace(**outcome)))
         return results
+
+    def _admit_one_by_one(self, entries: Sequence[_Entry]) -> list[Outcome]:
+        """After a batch's transaction failed: each job in a transaction of its own, so that one fails alone."""
+        return [self._admit([entry], wait=True)[0] for entry in entries]
 
     def _stored_row(self, entry: _Entry) -> intake_store.NewJobRow:
         job, key = entry.job, entry.key
