@@ -10,16 +10,20 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
+# espeak-ng: the approximate speech backend (voice_list) says the lines with it.
 $(STAMP_RUN): pyproject.toml | $(PY)
+	command -v espeak-ng >/dev/null || (apt-get update -qq && apt-get install -y -qq espeak-ng)
 	$(PIP) install -e .
 	touch $@
 
-# torch is pinned first so that no dependency range can pull the CUDA build.
+# torch is pinned first so that no dependency range can pull the CUDA build. The test extra brings moto[server]
+# (the S3 server the test session starts on loopback) and boto3; PostgreSQL and Redis are the machine's.
+# chromium: Debian's browser, which the studio's browser tests drive through Playwright (never its own download).
 $(STAMP_TEST): pyproject.toml | $(PY)
-	command -v espeak-ng >/dev/null && command -v openssl >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq espeak-ng openssl)
+	command -v espeak-ng >/dev/null && command -v openssl >/dev/null && test -x /usr/bin/chromium || \
+		(apt-get update -qq && apt-get install -y -qq espeak-ng openssl chromium)
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e ".[test,diffusion]" torch==2.13.0
+	$(PIP) install -e ".[test,diffusion,otel]" torch==2.13.0
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)

@@ -13,13 +13,13 @@ import base64
 import json
 import statistics
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+import rounds
 from common import (
     LOOPBACK,
     SUBMIT_PATH,
@@ -33,28 +33,20 @@ from common import (
     sample_image,
     write_json,
 )
-from loadgen import LoadGenerator, LoadResult, LoadSpec, encode_request
+from loadgen import encode_request
+from rounds import Cell, Plan, cell
 
 SUBMIT_UPLOADED = "submit-upload"
 SUBMIT_INLINE = "submit-inline"
 WORKLOADS = ("echo", SUBMIT_UPLOADED, SUBMIT_INLINE, "poll")
 UPLOAD_PATH = "/api/v3/media/upload/binary"
 RATIO_CONCURRENCY = 16
-SUBMIT_SHARE_TARGET = 0.50
+SUBMIT_SHARE_TARGET = 0.20
 POLL_SHARE_TARGET = 0.70
 SUBMIT_P99_TARGET_MS = 50.0
 SUBMIT_P99_CONCURRENCY = 64
 BUSY_MACHINE_PERCENT = 25.0
 PROMPT = "slowly zoom in on the cat"
-
-
-@dataclass(frozen=True)
-class Plan:
-    concurrencies: tuple[int, ...]
-    rounds: int
-    seconds: float
-    warmup_seconds: float
-    polled_predictions: int
 
 
 FULL = Plan(concurrencies=(1, 16, 64), rounds=3, seconds=2.0, warmup_seconds=0.5, polled_predictions=64)
@@ -67,34 +59,6 @@ class Workload:
     server: str
     requests: list[bytes]
     body_bytes: int
-
-
-@dataclass
-class Cell:
-    """One workload at one concurrency: its rounds and their medians."""
-
-    workload: str
-    concurrency: int
-    rounds: list[LoadResult]
-
-    def median(self, metric: Callable[[LoadResult], float]) -> float:
-        return statistics.median(metric(result) for result in self.rounds)
-
-    @property
-    def requests_per_second(self) -> float:
-        return self.median(lambda result: result.requests_per_second)
-
-    @property
-    def p50_ms(self) -> float:
-        return self.median(lambda result: result.p50_ms)
-
-    @property
-    def p99_ms(self) -> float:
-        return self.median(lambda result: result.p99_ms)
-
-    @property
-    def errors(self) -> int:
-        return sum(result.errors for result in self.rounds)
 
 
 def build_workloads(echo: EchoServer, reelserve: ReelserveServer, polled_predictions: int) -> dict[str, Workload]:
@@ -179,27 +143,9 @@ def check_poll(reelserve: ReelserveServer, prediction_id: str) -> None:
 def measure(plan: Plan, workloads: dict[str, Workload], servers: dict[str, EchoServer | ReelserveServer]) -> list[
     Cell
 ]:
-    cells = {(name, concurrency): Cell(name, concurrency, []) for concurrency in plan.concurrencies
-             for name in workloads}
-    with LoadGenerator() as load:
-        for concurrency in plan.concurrencies:
-            for round_number in range(plan.rounds):
-                for name, workload in workloads.items():
-                    server = servers[workload.server]
-                    result = load.run(LoadSpec(
-                        port=server.port, requests=workload.requests, concurrency=concurrency,
-                        seconds=plan.seconds, warmup_seconds=plan.warmup_seconds, server_pid=server.pid,
-                    ))
-                    progress(f"  {name:24} x{concurrency:<3} round {round_number + 1}: "
-                             f"{result.requests_per_second:7.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
-                             f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}  "
-                             f"other processes {result.other_cpu_percent:.0f}% CPU")
-                    cells[(name, concurrency)].rounds.append(result)
-    return list(cells.values())
-
-
-def cell(cells: list[Cell], workload: str, concurrency: int) -> Cell:
-    return next(found for found in cells if found.workload == workload and found.concurrency == concurrency)
+    return rounds.measure(plan, [
+        rounds.Workload(name, servers[workload.server], workload.requests) for name, workload in workloads.items()
+    ])
 
 
 def measured_submit(cells: list[Cell]) -> str:
@@ -212,10 +158,10 @@ def results_table(cells: list[Cell]) -> str:
     for found in sorted(cells, key=lambda item: (WORKLOADS.index(item.workload), item.concurrency)):
         rows.append((
             found.workload, found.concurrency, found.requests_per_second, found.p50_ms, found.p99_ms, found.errors,
-            f"{found.median(lambda result: result.server_cpu_us_per_request):,.0f}",
-            f"{found.median(lambda result: result.server_cpu_percent):.0f}%",
-            f"{found.median(lambda result: result.client_cpu_percent):.0f}%",
-            f"{found.median(lambda result: result.other_cpu_percent):.0f}%",
+            f"{found.median('server_cpu_us_per_request'):,.0f}",
+            f"{found.median('server_cpu_percent'):.0f}%",
+            f"{found.median('client_cpu_percent'):.0f}%",
+            f"{found.median('other_cpu_percent'):.0f}%",
         ))
     headers = ("workload", "connections", "req/s", "p50 ms", "p99 ms", "errors", "server CPU µs/req", "server CPU",
                "load gen CPU", "other CPU")
@@ -254,15 +200,15 @@ def targets(cells: list[Cell]) -> list[Target]:
 
 
 def notes(cells: list[Cell]) -> list[str]:
-    rounds = [result for found in cells for result in found.rounds]
-    busiest = max(rounds, key=lambda result: result.client_cpu_percent)
+    results = [result for found in cells for result in found.rounds]
+    busiest = max(results, key=lambda result: result.client_cpu_percent)
     said = [
         f"Load generator: at most {busiest.client_cpu_percent:.0f}% of one core, about "
         f"{busiest.client_cpu_us_per_request:.0f} µs of CPU per request; "
         + ("it had CPU to spare, so the servers were the limit."
            if busiest.client_cpu_percent < 90 else "WARNING: it may have been the limit.")
     ]
-    others = statistics.median(result.other_cpu_percent for result in rounds)
+    others = statistics.median(result.other_cpu_percent for result in results)
     if others > BUSY_MACHINE_PERCENT:
         said.append(f"WARNING: other processes used a median {others:.0f}% CPU during the rounds; absolute figures "
                     "are low, ratios measured side by side still hold.")

@@ -32,6 +32,10 @@ BENCHMARKS = (
     Benchmark("api", "bench_api.py", "API overhead", prints_markdown=True),
     Benchmark("motion", "bench_motion.py", "Motion engine against ffmpeg", prints_markdown=False),
     Benchmark("memory", "bench_memory.py", "Memory", prints_markdown=True),
+    Benchmark("speech", "bench_speech.py", "Approximate speech backend", prints_markdown=True),
+    Benchmark("lifecycle", "bench_lifecycle.py", "Event streams and history", prints_markdown=True),
+    Benchmark("scale", "bench_scale.py", "Scale-out: queues and data growth", prints_markdown=True),
+    Benchmark("observability", "bench_observability.py", "Observability cost", prints_markdown=True),
 )
 
 

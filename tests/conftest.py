@@ -12,6 +12,7 @@ from reelserve.store.database import Database
 from tests.support.databases import database_url
 from tests.support.http_files import FileServer
 from tests.support.images import image_bytes
+from tests.support.object_store import S3Server, start_s3_server
 from tests.support.server import RunningServer, ServerThread
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -89,3 +90,14 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServ
     start = next(factory)
     yield start(workers=0)
     factory.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on loopback for the whole session; the tests that need it fail, saying why, without it."""
+    try:
+        server = start_s3_server()
+    except RuntimeError as exc:
+        pytest.fail(f"an S3-compatible server is needed for this test: {exc}", pytrace=False)
+    yield server
+    server.close()

@@ -11,12 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from reelserve.jobs.status import IN_FLIGHT
 from reelserve.service.keys import KeyLimits
 from reelserve.store import accounts as account_store
-from reelserve.store import predictions as prediction_store
 from reelserve.store.tables import LedgerEntry, Prediction
 from tests.conftest import SEED_ROUTE, ServerFactory
 from tests.support.images import image_bytes
+from tests.support.lifecycle import lose_worker, take_job
 from tests.support.server import RunningServer
 
 V30 = "kwaivgi/kling-v3.0-std/image-to-video"
@@ -119,7 +120,7 @@ def test_requests_per_minute(start_sqlite_server: ServerFactory) -> None:
 def assert_in_flight_is_counted(server: RunningServer, key_id: str, expected: int) -> None:
     with server.runtime.database.write() as connection:
         assert account_store.in_flight(connection, key_id) == expected
-        assert account_store.counted_in_flight(connection, key_id) == expected
+        assert account_store.counted_in_flight(connection, key_id, IN_FLIGHT) == expected
 
 
 def test_jobs_in_flight_cap(start_server: ServerFactory) -> None:
@@ -132,18 +133,16 @@ def test_jobs_in_flight_cap(start_server: ServerFactory) -> None:
     assert refused.headers["Retry-After"]
     assert_in_flight_is_counted(server, key_id, 2)
 
-    claimed = server.runtime.queue.claim("a-worker-that-dies")
+    claimed = take_job(server.runtime, "a-worker-that-dies")
     assert claimed is not None
-    with server.runtime.database.session() as session:
-        session.get(Prediction, claimed.id).lease_expires_at = prediction_store.utcnow()
-    assert server.runtime.queue.release_abandoned()["requeued"] == [claimed.id]
+    lose_worker(server.runtime, claimed.id)
+    assert server.runtime.lifecycle.recover_lost()["requeued"] == [claimed.id]
     assert server.submit(SEED_ROUTE, body(), key=key).status_code == 429, "a requeued job is still in flight"
     assert_in_flight_is_counted(server, key_id, 2)
 
-    assert server.runtime.queue.claim("a-worker-that-dies-again") is not None
-    with server.runtime.database.session() as session:
-        session.get(Prediction, claimed.id).lease_expires_at = prediction_store.utcnow()
-    assert server.runtime.queue.release_abandoned()["failed"] == [claimed.id]
+    assert take_job(server.runtime, "a-worker-that-dies-again").id == claimed.id, "a retried job goes first"
+    lose_worker(server.runtime, claimed.id)
+    assert server.runtime.lifecycle.recover_lost()["failed"] == [claimed.id]
     assert_in_flight_is_counted(server, key_id, 1)
     third = server.submit(SEED_ROUTE, body(), key=key)
     assert third.status_code == 200
@@ -166,7 +165,7 @@ def test_failed_jobs_are_refunded_once(start_server: ServerFactory) -> None:
     with worker.runtime.database.session() as session:
         prediction = session.get(Prediction, prediction_id)
         assert prediction is not None
-        account_store.refund_once(session, prediction, "again")
+        account_store.refund_once(session, prediction.id, prediction.account_id, prediction.price_micros, "again")
         kinds = [e.kind for e in session.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).all()
                  if e.account_id == account_id]
     assert kinds == ["topup", "charge", "refund"]
@@ -178,12 +177,11 @@ def test_jobs_abandoned_too_often_are_refunded(start_server: ServerFactory) -> N
     server = start_server(workers=0, job_max_attempts=1)
     key, _, account_id = new_key(server, "1")
     prediction_id = server.submit(SEED_ROUTE, body(), key=key).json()["data"]["id"]
-    claimed = server.runtime.queue.claim("a-worker-that-dies")
+    claimed = take_job(server.runtime, "a-worker-that-dies")
     assert claimed is not None and claimed.id == prediction_id
-    with server.runtime.database.session() as session:
-        session.get(Prediction, prediction_id).lease_expires_at = prediction_store.utcnow()
-    assert server.runtime.queue.release_abandoned()["failed"] == [prediction_id]
-    assert server.runtime.queue.release_abandoned() == {"requeued": [], "failed": []}
+    lose_worker(server.runtime, prediction_id)
+    assert server.runtime.lifecycle.recover_lost()["failed"] == [prediction_id]
+    assert server.runtime.lifecycle.recover_lost() == {"requeued": [], "failed": [], "cancelled": []}
     assert balance_of(server, key) == 1.0
     assert_ledger_matches_balance(server, account_id)
 

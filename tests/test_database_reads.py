@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from reelserve.store import predictions as predictions_store
 from reelserve.store import uploads as uploads_store
 from reelserve.store.database import Database
-from reelserve.store.tables import Prediction
+from reelserve.store.tables import Account
 from tests.conftest import SEED_ROUTE, ServerFactory
 from tests.support.databases import database_url
 from tests.support.images import image_bytes
@@ -47,7 +47,7 @@ def test_sqlite_keeps_one_read_only_connection_per_thread(tmp_path: Path) -> Non
     database = Database(f"sqlite:///{tmp_path / 'reads.db'}")
     database.migrate()
     try:
-        assert database.reads_are_instant
+        assert database.is_local
         with database.statement_read() as first, database.statement_read() as again:
             assert first is again
         seen: list[object] = []
@@ -73,7 +73,7 @@ def test_postgresql_reads_are_not_run_on_the_event_loop(tmp_path: Path) -> None:
     with database_url("postgresql", tmp_path) as url:
         database = Database(url)
         try:
-            assert not database.reads_are_instant
+            assert not database.is_local
         finally:
             database.dispose()
 
@@ -102,12 +102,20 @@ def test_compiled_reads_give_what_sqlalchemy_gives(start_sqlite_server: ServerFa
     assert row.created_at.tzinfo is not None and row.params["seed"] == 7 and row.outputs == []
 
 
-def test_compiled_reads_refuse_parameters_that_need_converting(tmp_path: Path) -> None:
+def test_compiled_reads_convert_parameters_as_sqlalchemy_does(tmp_path: Path) -> None:
+    """A UTC datetime parameter is written as SQLAlchemy writes the column, so comparisons read the same."""
     database = Database(f"sqlite:///{tmp_path / 'reads.db'}")
     database.migrate()
     try:
-        since = select(Prediction.id).where(Prediction.created_at > bindparam("since"))
-        with pytest.raises(TypeError, match="'since' needs converting"):
-            database.read_one(since, {"since": datetime.now(UTC)})
+        with database.write() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO accounts (id, name, balance_micros, created_at) "
+                "VALUES ('early', 'a', 0, '2026-01-01 00:00:00.000000'), ('late', 'b', 0, '2026-06-01 00:00:00.000000')"
+            )
+        later = select(func.count().label("n")).where(Account.created_at > bindparam("since"), Account.name != "x")
+        found = database.read_one(later, {"since": datetime(2026, 3, 1, tzinfo=UTC)})
+        assert found is not None and found.n == 1
+        with database.statement_read() as connection:
+            assert connection.execute(later, {"since": datetime(2026, 3, 1, tzinfo=UTC)}).scalar_one() == 1
     finally:
         database.dispose()

@@ -27,7 +27,10 @@ def prediction(prediction_id: str, key_id: str) -> dict[str, Any]:
         "status": "created", "params": {"prompt": "caf\N{LATIN SMALL LETTER E WITH ACUTE}", "n": [1, 2.5, None]},
         "inputs": {}, "outputs": [], "has_nsfw_contents": [False], "error": None, "progress": 0, "attempts": 0,
         "worker_id": None, "lease_expires_at": None, "created_at": MOMENT, "started_at": None, "completed_at": None,
-        "execution_ms": None, "inference_ms": None,
+        "execution_ms": None, "inference_ms": None, "queue": "motion", "priority": 0, "max_run_seconds": 600,
+        "deadline_at": None, "cancel_requested_at": None, "deleted_at": None, "outputs_expired_at": None,
+        "webhook_url": "https://example.com/hook", "base_url": "http://127.0.0.1:8000", "posters": [],
+        "engine_details": {"engine": "motion"},
     }
 
 

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from reelserve.errors import InputError
-from reelserve.media.fetch import FetchPolicy, check_url, fetch_url
+from reelserve.net.fetch import FetchPolicy, check_url, fetch_url
 
 NAMES: dict[str, list[str]] = {
     "public.test": ["93.184.216.34"],

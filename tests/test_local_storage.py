@@ -14,7 +14,8 @@ def test_files_land_in_folders_made_as_needed(tmp_path: Path) -> None:
     storage.put_bytes("uploads/a/cat.png", b"cat")
     storage.put_bytes("uploads/a/dog.png", b"dog")
     assert storage.read_bytes("uploads/a/cat.png") == b"cat"
-    assert not list((tmp_path / "uploads" / "a").glob(".incoming-*")), "no temporary file is left"
+    assert [entry.suffix for entry in (tmp_path / ".scratch").iterdir()] == [".lock"], "no temporary file is left"
+    assert sorted(entry.name for entry in (tmp_path / "uploads" / "a").iterdir()) == ["cat.png", "dog.png"]
 
     assert storage.link("uploads/a/cat.png", "inputs/new/one-image")
     assert storage.link("uploads/a/cat.png", "inputs/new/two-image")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from reelserve.jobs.status import IN_FLIGHT
 from reelserve.store import accounts as account_store
 from reelserve.store.database import Database
 from tests.support.databases import database_url
@@ -64,5 +65,5 @@ def test_keys_get_their_jobs_in_flight_counted(backend: str, tmp_path: Path) -> 
         with database.engine.connect() as connection:
             for key_id, expected in (("key_busy", 3), ("key_idle", 0)):
                 assert account_store.in_flight(connection, key_id) == expected
-                assert account_store.counted_in_flight(connection, key_id) == expected
+                assert account_store.counted_in_flight(connection, key_id, IN_FLIGHT) == expected
         database.dispose()

@@ -1,18 +1,18 @@
-"""Submits run on the event loop where nothing in them would wait, and in the threadpool where something would:
-a URL to fetch, a large image, another writer holding the database."""
+"""Submits run on the event loop where nothing in them would wait, and off it where something would: a URL to
+fetch, a large image, many pixels to decode, another writer holding the database."""
 
 from __future__ import annotations
 
 import base64
+import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
+from PIL import Image
 
-from reelserve.errors import WouldBlock
-from reelserve.service.inputs import UNWAITED_IMAGE_BYTES
+from reelserve.service.inputs import LIGHT_IMAGE_BYTES, LIGHT_PIXELS
 from tests.conftest import SEED_ROUTE, ServerFactory
 from tests.support.images import image_bytes
 from tests.support.server import RunningServer
@@ -21,20 +21,37 @@ SMALL_PNG = image_bytes(320, 320)
 LARGE_PNG = image_bytes(640, 480)
 
 
-def test_image_loads_that_may_not_wait_give_way_before_any_work(api_server: RunningServer) -> None:
-    assert len(SMALL_PNG) <= UNWAITED_IMAGE_BYTES < len(LARGE_PNG)
-    images = api_server.runtime.predictions.images
-    key = api_server.runtime.keys.authenticate(api_server.key)
+def flat_webp(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 120, 150)).save(out, format="WEBP", quality=10)
+    return out.getvalue()
+
+
+def work_of(server: RunningServer, **body: object) -> tuple[bool, bool]:
+    """What the service says checking this request's inputs costs: (needs the network, light)."""
+    key = server.runtime.keys.authenticate(server.key)
+    draft = server.runtime.predictions.draft(key, SEED_ROUTE, {"prompt": "zoom in", "duration": 3, **body})
+    return draft.work.network, draft.work.light
+
+
+def test_only_light_inputs_are_checked_on_the_event_loop(api_server: RunningServer) -> None:
+    """The rule api/execution.py acts on: small images checked without decoding many pixels are light; a URL, a
+    webhook, a large file or an image whose check decodes many pixels are not."""
+    assert len(SMALL_PNG) <= LIGHT_IMAGE_BYTES < len(LARGE_PNG)
     small = base64.b64encode(SMALL_PNG).decode()
-    assert images.load(small, param="image", key=key, may_wait=False).data == SMALL_PNG
-    # Loopback, so that a load that wrongly went ahead could not reach beyond this machine.
-    for refused in (
-        {"value": "http://127.0.0.1:9/cat.png"},
-        {"value": base64.b64encode(LARGE_PNG).decode()},
-        {"value": small, "pixels": True},
-    ):
-        with pytest.raises(WouldBlock):
-            images.load(param="image", key=key, may_wait=False, **refused)
+    assert work_of(api_server, image=small) == (False, True)
+    assert work_of(api_server, image=base64.b64encode(LARGE_PNG).decode()) == (False, False)
+    # A few kilobytes of WebP that decode to millions of pixels: judged by its pixels, not its bytes.
+    webp = flat_webp(2500, 1200)
+    assert len(webp) <= LIGHT_IMAGE_BYTES and LIGHT_PIXELS < 2500 * 1200
+    assert work_of(api_server, image=base64.b64encode(webp).decode()) == (False, False)
+    # Loopback only: nothing is fetched while drafting, and nothing may leave this machine.
+    assert work_of(api_server, image="http://127.0.0.1:9/cat.png") == (True, False)
+    key = api_server.runtime.keys.authenticate(api_server.key)
+    draft = api_server.runtime.predictions.draft(
+        key, SEED_ROUTE, {"prompt": "zoom in", "image": small}, webhook_url="http://127.0.0.1:9/hook"
+    )
+    assert draft.work.network
 
 
 def test_a_submit_that_meets_another_writer_waits_off_the_event_loop(start_sqlite_server: ServerFactory) -> None:

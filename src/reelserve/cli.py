@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from reelserve.cli_generate import generate
+from reelserve.cli_predictions import register as register_api_commands
 from reelserve.config import Settings
 
 if TYPE_CHECKING:
@@ -21,8 +23,11 @@ if TYPE_CHECKING:
 app = typer.Typer(help="reelserve: self-hosted video generation behind the v3 predictions API.")
 keys_app = typer.Typer(help="Create, list and revoke API keys.")
 app.add_typer(keys_app, name="keys")
+app.command("generate")(generate)
+register_api_commands(app)
 
 console = Console(stderr=True)
+log = logging.getLogger("reelserve.cli")
 
 DataDir = Annotated[
     Path, typer.Option("--data-dir", envvar="REELSERVE_DATA_DIR", help="SQLite database and files live here.")
@@ -52,31 +57,89 @@ def serve(
     log_level: Annotated[str, typer.Option(envvar="REELSERVE_LOG_LEVEL")] = "info",
 ) -> None:
     """Start the server."""
-    import uvicorn
-
     from reelserve.api.app import create_app
+    from reelserve.api.connections import ReelserveServer, uvicorn_config
     from reelserve.catalog.bindings import ConfigError
+    from reelserve.observe.logs import configure_logging
+    from reelserve.observe.tracing import TracingUnavailable
     from reelserve.runtime import build_runtime, ensure_first_key
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(
         host=host, port=port, data_dir=data_dir, workers=workers, config=config, database_url=database_url
     )
+    configure_logging(settings.log_format, log_level)
     try:
         runtime = build_runtime(settings)
-    except ConfigError as exc:
+    except (ConfigError, TracingUnavailable) as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
     first_key = ensure_first_key(runtime)
     if first_key is not None:
-        console.print(
-            f"[bold green]Created your first API key[/bold green] (shown once, keep it): {first_key.secret}"
-        )
+        if settings.log_format == "json":  # standard error holds JSON lines only; the key is not logged
+            log.info("created the first API key %s; it is printed once, on standard output", first_key.info.id)
+        else:
+            console.print(
+                f"[bold green]Created your first API key[/bold green] (shown once, keep it): {first_key.secret}"
+            )
         print(f"API key: {first_key.secret}", flush=True)
-    console.print(f"reelserve listening on http://{host}:{port} (data in {data_dir.resolve()})")
-    # asyncio's loop, not uvloop: submits run on the loop, and libuv accepts one connection per loop
-    # iteration, so under load new connections would wait seconds to be accepted.
-    uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level=log_level.lower(), loop="asyncio")
+    log.info("reelserve listening on http://%s:%s (data in %s)", host, port, data_dir.resolve())
+    config = uvicorn_config(create_app(runtime=runtime), settings, host=host, port=port, log_level=log_level.lower())
+    server = ReelserveServer(config, on_stopping=runtime.changes.close)
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)
+
+
+@app.command()
+def worker(
+    database_url: DatabaseUrl = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", envvar="REELSERVE_CONFIG", help="reelserve.toml route bindings.")
+    ] = None,
+    routes: Annotated[
+        str | None,
+        typer.Option("--routes", envvar="REELSERVE_WORKER_ROUTES", help="Comma-separated routes (default: all)."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", envvar="REELSERVE_WORKER_CONCURRENCY", min=1, help="Jobs at once.")
+    ] = 1,
+    data_dir: DataDir = Path("./reelserve-data"),
+    log_level: Annotated[str, typer.Option(envvar="REELSERVE_LOG_LEVEL")] = "info",
+) -> None:
+    """Run jobs (no API): load the engines of the routes once and take their jobs until SIGTERM, which sends
+    running jobs back to the queue at once."""
+    import signal
+    import threading
+
+    from reelserve.catalog.bindings import ConfigError
+    from reelserve.observe.logs import configure_logging
+    from reelserve.observe.operations import Observability
+    from reelserve.runtime_worker import build_worker_runtime
+
+    settings = _settings(data_dir=data_dir, config=config, database_url=database_url)
+    configure_logging(settings.log_format, log_level)
+    chosen = [route.strip() for route in routes.split(",") if route.strip()] if routes else None
+    try:
+        runtime = build_worker_runtime(settings, chosen, concurrency)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    # The API's operations side without readiness: tracing, the metrics port, multi-process clean-up.
+    observability = Observability(settings)
+    observability.start()
+    try:
+        runtime.start()
+        served = ", ".join(runtime.queues) if runtime.queues is not None else "every queue"
+        print(f"reelserve worker {runtime.report.worker_id} running ({served}; {concurrency} at once)", flush=True)
+        while not stopping.wait(0.5):
+            pass
+        console.print("stopping: running jobs go back to the queue")
+        runtime.stop()
+    finally:
+        observability.stop()
 
 
 @keys_app.command("create")
@@ -191,6 +254,12 @@ def _database(data_dir: Path, database_url: str | None) -> Database:
 
 
 def _key_service(data_dir: Path, database_url: str | None) -> KeyService:
+    from reelserve.catalog.bindings import ConfigError, served_route_ids
     from reelserve.service.keys import KeyService
 
-    return KeyService(_database(data_dir, database_url))
+    try:
+        known_models = served_route_ids(_settings(data_dir=data_dir, database_url=database_url).config)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    return KeyService(_database(data_dir, database_url), known_models=known_models)

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 
-class WouldBlock(Exception):
-    """Raised by work told not to wait when it meets something that would: a fetch, a large image, a lock
-    another writer holds. Raised before anything is kept, so the caller can run it again where it may wait.
-    Never an answer to a client."""
-
-
 class ReelserveError(Exception):
     status: int = 500
     type: str = "server_error"
+    headers: dict[str, str]
+    """Response headers that belong to this answer."""
 
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.headers = {}
 
 
 class InputError(ReelserveError):
@@ -45,6 +42,26 @@ class NotFound(ReelserveError):
     status = 404
     type = "not_found"
 
+    @classmethod
+    def no_such(cls, what: str, ident: str) -> NotFound:
+        """'no prediction with id ...', echoing at most ECHOED_ID_CHARS of an id the client sent."""
+        return cls(f"no {what} with id {echoed(ident)}")
+
+
+ECHOED_ID_CHARS = 64
+
+
+def echoed(value: str, limit: int = ECHOED_ID_CHARS) -> str:
+    """A value the client sent, cut to `limit` characters for an error message."""
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+class ClientGone(ReelserveError):
+    """The client disconnected (or was cut off) while its request was being read; nothing is answered."""
+
+    status = 400
+    type = "invalid_request_error"
+
 
 class RateLimited(ReelserveError):
     status = 429
@@ -54,6 +71,17 @@ class RateLimited(ReelserveError):
         super().__init__(message)
         self.retry_after = retry_after
         self.headers = headers or {}
+
+
+class RangeNotSatisfiable(ReelserveError):
+    """A Range request for bytes the file does not have (HTTP 416)."""
+
+    status = 416
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.headers = {"Content-Range": f"bytes */{size}"}
 
 
 class ContentPolicyViolation(ReelserveError):

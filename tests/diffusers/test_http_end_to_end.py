@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import pytest
 
 from tests.conftest import ServerFactory
 from tests.diffusers.conftest import TEST_FPS, TEST_SIZES
+from tests.speech.voices import LOW_HZ, create_voice, decode_mp4
+from tests.support.http_files import FileServer
 from tests.support.server import RunningServer
 
 ROUTE_FAMILIES = {
@@ -98,6 +101,33 @@ def test_ltx2_sound_is_muxed_as_aac(server: RunningServer, image_url: str, tmp_p
     assert decode(path)["audio"] == 1
     with av.open(str(path)) as container:
         assert container.streams.audio[0].codec_context.name == "aac"
+
+
+def test_ltx2_speaks_custom_voices_over_its_own_sound_and_wan_gets_a_voice_track(
+    server: RunningServer, image_url: str, file_server: FileServer, tmp_path: Path
+) -> None:
+    voice = create_voice(server, file_server, LOW_HZ)
+    prompt = 'waves on rocks; a sailor<<<voice_1>>> shouts "Land ahead!"'
+    with_voice, path = run(server, LTX2_ROUTE, {"prompt": prompt, "image": image_url, "duration": 3,
+                                                "voice_list": [voice], "seed": 3}, tmp_path)
+    assert with_voice["status"] == "completed", with_voice
+    (line,) = with_voice["input"]["script"]["lines"]
+    _, ambience_path = run(server, LTX2_ROUTE, {"prompt": prompt, "image": image_url, "duration": 3,
+                                                "seed": 3}, tmp_path)
+    mixed, alone = decode_mp4(path.read_bytes()), decode_mp4(ambience_path.read_bytes())
+    assert mixed.audio_seconds == pytest.approx(mixed.video_seconds, abs=0.05)
+    spoken = slice(round(line["start"] * mixed.rate), round(line["end"] * mixed.rate))
+    difference = mixed.audio[: alone.audio.size] - alone.audio[: mixed.audio.size]
+    assert np.sqrt(np.mean(difference[spoken] ** 2)) > 0.01, "the line is spoken over LTX-2's sound"
+    before = slice(0, round((line["start"] - 0.2) * mixed.rate))
+    assert np.allclose(mixed.audio[before], alone.audio[before], atol=0.02), "and only where the script puts it"
+
+    wan_route = "kwaivgi/kling-v2.6-std/image-to-video"
+    data, path = run(server, wan_route, {"prompt": prompt, "image": image_url, "duration": 3,
+                                         "voice_list": [voice]}, tmp_path)
+    assert data["status"] == "completed", data
+    assert data["input"]["sound"] is True, "a family without sound still speaks the lines"
+    assert decode_mp4(path.read_bytes()).audio_codec == "aac"
 
 
 def test_multi_prompt_is_the_sum_of_its_segments(server: RunningServer, image_url: str, tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
 
 from reelserve.api.app import create_app
+from reelserve.api.connections import ReelserveServer, uvicorn_config
 from reelserve.config import Settings
 from reelserve.runtime import Runtime, build_runtime
 from reelserve.service.keys import KeyLimits
@@ -49,10 +49,10 @@ class RunningServer:
 class ServerThread:
     def __init__(self, settings: Settings) -> None:
         self.runtime = build_runtime(settings)
-        config = uvicorn.Config(
-            create_app(runtime=self.runtime), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
+        # The configuration `reelserve serve` uses: the same connection deadlines and proxy trust.
+        config = uvicorn_config(create_app(runtime=self.runtime), settings, host="127.0.0.1", port=0,
+                                log_level="warning")
+        self.server = ReelserveServer(config, on_stopping=self.runtime.changes.close)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> RunningServer:

@@ -11,12 +11,14 @@ from pydantic import BaseModel, Field
 from reelserve.api.dependencies import authenticated_key, runtime_of
 from reelserve.api.envelope import success
 from reelserve.api.presenters import rfc3339
-from reelserve.catalog.routes import VOICE_MODEL_ID, route_for
-from reelserve.errors import NotFound
+from reelserve.api.routing import CheckedJsonRoute
+from reelserve.catalog.params import field_or_none
+from reelserve.catalog.routes import VOICE_MODEL_ID
+from reelserve.errors import NotFound, echoed
 from reelserve.service.keys import KeyInfo
 from reelserve.service.money import micros_to_usd
 
-router = APIRouter(tags=["account"])
+router = APIRouter(tags=["account"], route_class=CheckedJsonRoute)
 
 
 class PricingRequest(BaseModel):
@@ -64,16 +66,17 @@ def pricing(request: Request, body: PricingRequest, key: KeyInfo = Depends(authe
     if body.model_id == VOICE_MODEL_ID:
         price = prices.voice_creation_micros()
         return success({"model_id": body.model_id, "price": micros_to_usd(price), "currency": "USD", "unit": "voice"})
-    route = route_for(body.model_id)
+    route = runtime_of(request).engines.route(body.model_id)
     if route is None:
-        raise NotFound(f"no model route {body.model_id}")
+        raise NotFound(f"no model route {echoed(body.model_id)}")
     params = route.parse({"prompt": "pricing", **body.inputs})
-    price = prices.video_micros(route.id, params.duration)
+    with_voices = bool(field_or_none(params, "voice_list"))
+    price = prices.video_micros(route.id, params.duration, with_voices)
     return success(
         {
             "model_id": route.id,
             "price": micros_to_usd(price),
-            "unit_price": float(prices.per_second_usd[route.id]),
+            "unit_price": float(prices.unit_price_usd(route.id, with_voices)),
             "unit": "second",
             "seconds": params.duration,
             "currency": "USD",

@@ -14,12 +14,33 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 
 from reelserve import __version__
-from reelserve.api import account, admin, files, models, predictions, uploads, voices
-from reelserve.api.body_limit import BodySizeLimit
+from reelserve.api import (
+    account,
+    admin,
+    admin_reports,
+    execution,
+    files,
+    history,
+    models,
+    monitoring,
+    prediction_control,
+    predictions,
+    streams,
+    uploads,
+    voices,
+    webhooks,
+)
+from reelserve.api.body_gate import BodyGate
 from reelserve.api.dependencies import runtime_of
-from reelserve.api.errors import install_error_handlers
+from reelserve.api.errors import ErrorShape, install_error_handlers, shape_of_path
+from reelserve.api.execution import FetchPool
 from reelserve.api.fast_path import KnownKeyFastPath
-from reelserve.catalog.routes import ROUTES
+from reelserve.api.gptproto import errors as gptproto_errors
+from reelserve.api.gptproto import routes as gptproto
+from reelserve.api.observer import RequestObserver
+from reelserve.api.openai import errors as openai_errors
+from reelserve.api.openai import routes as openai_videos
+from reelserve.api.studio import install_studio
 from reelserve.config import Settings
 from reelserve.runtime import Runtime, build_runtime
 from reelserve.service.uploads import LARGEST_UPLOAD
@@ -37,6 +58,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             yield
         finally:
             gc.unfreeze()
+            runtime.changes.close()
+            fetch_pool.close()
             await run_in_threadpool(runtime.stop)
 
     app = FastAPI(
@@ -46,21 +69,38 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    install_error_handlers(app)
+    fetch_pool = FetchPool(runtime.settings.fetch_threads, runtime.settings.fetches_per_key)
+    app.state.fetch_pool = fetch_pool
+    install_error_handlers(app, DIALECT_ERRORS)
+    app.include_router(history.router)
+    app.include_router(prediction_control.router)
+    app.include_router(streams.router)
+    app.include_router(webhooks.router)
     app.include_router(predictions.router)
+    app.include_router(predictions.generation_router(runtime.engines.routes(), runtime.prices))
     app.include_router(models.router)
     app.include_router(files.router)
     app.include_router(account.router)
     app.include_router(admin.router)
+    app.include_router(admin_reports.router)
     app.include_router(uploads.router)
     app.include_router(voices.router)
+    app.include_router(openai_videos.router)
+    app.include_router(gptproto.router)
+    install_studio(app)
+    app.include_router(monitoring.router)
     app.add_middleware(KnownKeyFastPath)
-    app.add_middleware(BodySizeLimit, max_bytes=max(runtime.settings.max_body_bytes, LARGEST_UPLOAD + 1024 * 1024))
+    settings = runtime.settings
+    app.add_middleware(
+        BodyGate, media_bytes=settings.max_body_bytes, upload_bytes=LARGEST_UPLOAD,
+        small_bytes=settings.max_small_body_bytes, shapes=DIALECT_ERRORS,
+    )
+    app.add_middleware(RequestObserver, observability=runtime.observability)
 
     @app.get("/healthz", tags=["health"])
-    def healthz(request: Request) -> JSONResponse:
+    async def healthz(request: Request) -> JSONResponse:
         current = runtime_of(request)
-        current.database.ping()
+        await execution.read(current, current.database.ping)
         return JSONResponse(
             {"status": "ok", "version": __version__, "workers": current.settings.workers}
         )
@@ -82,18 +122,23 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     _, definitions = models_json_schema(
-        [(route.params_model, "validation") for route in ROUTES.values()],
+        [(route.params_model, "validation") for route in app.state.runtime.engines.routes()],
         ref_template="#/components/schemas/{model}",
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(definitions.get("$defs", {}))
     components["ErrorEnvelope"] = ERROR_ENVELOPE_SCHEMA
+    for shape in DIALECT_ERRORS:
+        components[shape.schema_name] = shape.schema
     for path, operations in schema["paths"].items():
         for operation in operations.values():
             _document_errors(path, operation)
     app.openapi_schema = schema
     return schema
 
+
+DIALECT_ERRORS: list[ErrorShape] = [openai_errors.SHAPE, gptproto_errors.SHAPE]
+"""Each wire dialect's error shape, on the paths it owns (v3's envelope everywhere else)."""
 
 ERROR_ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -124,11 +169,14 @@ ERROR_DESCRIPTIONS = {
 
 
 def _document_errors(path: str, operation: dict[str, Any]) -> None:
-    """Replaces FastAPI's 422 with the error envelope every route really answers with."""
+    """Replaces FastAPI's 422 with the error envelope (or the dialect's error shape) every route really answers
+    with."""
     responses = operation.setdefault("responses", {})
     responses.pop("422", None)
     if path == "/healthz":
         return
-    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    shape = shape_of_path(DIALECT_ERRORS, path)
+    schema_name = shape.schema_name if shape is not None else "ErrorEnvelope"
+    envelope = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
     for status, description in ERROR_DESCRIPTIONS.items():
         responses.setdefault(status, {"description": description, "content": envelope})

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 
+from reelserve.api import execution
+from reelserve.api.body_gate import KEY_IN_SCOPE
+from reelserve.api.envelope import COUNTED_RATE
 from reelserve.errors import PermissionDenied
+from reelserve.observe.context import bind
 from reelserve.runtime import Runtime
 from reelserve.service.keys import KeyInfo
 from reelserve.service.ratelimits import RateState
-
-T = TypeVar("T")
-
-
-async def call_reading(instant: bool, read: Callable[..., T], *args: Any) -> T:
-    """A database read: on the event loop where reads are instant (SQLite), else in the threadpool."""
-    if instant:
-        return read(*args)
-    return await run_in_threadpool(read, *args)
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -28,15 +19,17 @@ def runtime_of(request: Request) -> Runtime:
 
 
 async def authenticated_key(request: Request) -> KeyInfo:
-    """From the recent-keys cache on the event loop; on a miss from the database, on the loop where its
-    reads are instant (SQLite: a loop busy with work would starve the threadpool of the GIL), else in the
-    threadpool."""
-    keys = runtime_of(request).keys
+    """From the recent-keys cache; on a miss, from the database (api/execution.py says where that read runs)."""
+    gated: KeyInfo | None = request.scope.get(KEY_IN_SCOPE)
+    if gated is not None:
+        return gated
+    runtime = runtime_of(request)
     authorization = request.headers.get("authorization")
-    known = keys.recognised(authorization)
-    if known is not None:
-        return known
-    return await call_reading(keys.reads_are_instant, keys.authenticate, authorization)
+    known = runtime.keys.recognised(authorization)
+    if known is None:
+        known = await execution.read(runtime, runtime.keys.authenticate, authorization)
+    bind(key_id=known.id)
+    return known
 
 
 def public_base_url(request: Request) -> str:
@@ -69,4 +62,6 @@ async def admin_key(request: Request) -> KeyInfo:
 async def count_request(request: Request, key: KeyInfo) -> RateState:
     """Counts a request that creates work against the key's requests-per-minute limit."""
     runtime = runtime_of(request)
-    return await runtime.rate_limiter.hit(key.id, key.limits.rpm or runtime.settings.default_rpm)
+    state = await runtime.rate_limiter.hit(key.id, key.limits.rpm or runtime.settings.default_rpm)
+    request.scope[COUNTED_RATE] = state
+    return state

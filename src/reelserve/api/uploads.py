@@ -13,10 +13,11 @@ from reelserve.api.body import read_capped_body
 from reelserve.api.dependencies import authenticated_key, count_request, public_base_url, runtime_of
 from reelserve.api.envelope import success
 from reelserve.api.presenters import rfc3339
+from reelserve.api.routing import CheckedJsonRoute
 from reelserve.service.keys import KeyInfo
 from reelserve.service.uploads import UploadView
 
-router = APIRouter(tags=["uploads"])
+router = APIRouter(tags=["uploads"], route_class=CheckedJsonRoute)
 
 
 class UploadAnnouncement(BaseModel):
@@ -73,8 +74,12 @@ async def announce_upload(
 @router.put("/api/v3/media/uploads/{upload_id}")
 async def receive_upload(request: Request, upload_id: str, expires: str = "", signature: str = "") -> JSONResponse:
     uploads = runtime_of(request).uploads
-    limit = await run_in_threadpool(uploads.put_limit, upload_id, expires, signature)
+    limit = await run_in_threadpool(uploads.claim, upload_id, expires, signature)
     too_large = f"the body is larger than the {limit} bytes announced for this upload"
-    body = await read_capped_body(request, limit, too_large)
+    try:
+        body = await read_capped_body(request, limit, too_large)
+    except Exception:
+        await run_in_threadpool(uploads.release, upload_id)
+        raise
     view = await run_in_threadpool(uploads.receive, upload_id, body)
     return success(upload_data(view, public_base_url(request)))

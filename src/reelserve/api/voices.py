@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from reelserve.api.body import read_json_body
 from reelserve.api.dependencies import authenticated_key, count_request, public_base_url, runtime_of
 from reelserve.api.envelope import success
+from reelserve.api.execution import fetch_pool
 from reelserve.api.predictions import respond_to_submit
 from reelserve.api.presenters import rfc3339
+from reelserve.api.routing import CheckedJsonRoute
 from reelserve.catalog.routes import VOICE_MODEL_ID
 from reelserve.service.keys import KeyInfo
 from reelserve.service.voices import VoiceInfo
 
-router = APIRouter(tags=["voices"])
+router = APIRouter(tags=["voices"], route_class=CheckedJsonRoute)
 
 
 def voice_data(voice: VoiceInfo, request: Request) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def voice_data(voice: VoiceInfo, request: Request) -> dict[str, Any]:
         "name": voice.name,
         "duration": voice.duration_seconds,
         "created_at": rfc3339(voice.created_at),
-        "sample_url": public_base_url(request).rstrip("/") + runtime.signer.signed_path(voice.sample_key),
+        "sample_url": runtime.signer.url_for(voice.sample_key, public_base_url(request)),
     }
 
 
@@ -37,7 +38,8 @@ async def create_voice(request: Request, key: KeyInfo = Depends(authenticated_ke
     runtime = runtime_of(request)
     rate = await count_request(request, key)
     body = await read_json_body(request, runtime.settings.max_body_bytes)
-    view, wait = await run_in_threadpool(runtime.voices.submit, key, body)
+    # The sample may be a URL to fetch: like image fetches, it takes a thread of the bounded fetch pool.
+    view, wait = await fetch_pool(request).run(key, runtime.voices.submit, key, body)
     return await respond_to_submit(request, key, view, wait, rate)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal, localcontext
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -13,6 +14,13 @@ MAX_PROMPT_CHARS = 2500
 ASPECT_RATIOS = ("16:9", "1:1", "9:16")
 MAX_VOICES = 2
 MAX_SEGMENTS = 6
+MIN_SEGMENT_SECONDS = Decimal(1)
+MAX_SEGMENT_DURATION_CHARS = 16
+# Enough digits for six terms of MAX_SEGMENT_DURATION_CHARS each: their sum is never rounded.
+EXACT_SUM_DIGITS = 2 * MAX_SEGMENT_DURATION_CHARS + MAX_SEGMENTS
+# A segment's seconds in plain decimal notation: '2', '2.5', '.5'. No exponents, signs, or other digits than
+# ASCII ones, so that no value overflows.
+_PLAIN_SECONDS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 AspectRatio = Literal["16:9", "1:1", "9:16"]
 
@@ -22,22 +30,29 @@ class MultiPromptSegment(BaseModel):
 
     index: int = Field(ge=1, description="The index of the segment, starting from 1.")
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
-    duration: str = Field(description="The duration of this segment in seconds, as a string.")
+    duration: str = Field(
+        description=f"The duration of this segment in seconds, as a string: at least {MIN_SEGMENT_SECONDS} s.",
+    )
 
     @field_validator("duration", mode="before")
     @classmethod
     def _accept_number(cls, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
+            return repr(value)
         return value
 
     def seconds(self) -> Decimal:
-        try:
-            seconds = Decimal(self.duration.strip())
-        except InvalidOperation:
-            raise ValueError(f"'{self.duration}' is not a number of seconds") from None
-        if not seconds.is_finite() or seconds <= 0:
-            raise ValueError(f"'{self.duration}' must be a positive number of seconds")
+        """The exact number of seconds written; ValueError for anything but a plain decimal of at least
+        MIN_SEGMENT_SECONDS."""
+        text = self.duration.strip()
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        if len(text) > MAX_SEGMENT_DURATION_CHARS:
+            raise ValueError(f"'{shown}' is longer than {MAX_SEGMENT_DURATION_CHARS} characters")
+        if not _PLAIN_SECONDS.fullmatch(text):
+            raise ValueError(f"'{shown}' is not a number of seconds written like 2 or 2.5")
+        seconds = Decimal(text)
+        if seconds < MIN_SEGMENT_SECONDS:
+            raise ValueError(f"a segment lasts at least {MIN_SEGMENT_SECONDS} s (got {text})")
         return seconds
 
 
@@ -47,7 +62,27 @@ class VoiceRef(BaseModel):
     voice_id: str = Field(min_length=1, max_length=64)
 
 
-class ImageToVideoParams(BaseModel):
+class PromptAndDuration(BaseModel):
+    """The rules on `prompt` and `duration` every route family shares (each declares the fields itself)."""
+
+    @field_validator("prompt", check_fields=False)
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("duration", mode="before", check_fields=False)
+    @classmethod
+    def _whole_seconds(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be an integer number of seconds")
+        if isinstance(value, str):
+            return value.strip()
+        return value
+
+
+class ImageToVideoParams(PromptAndDuration):
     """The parameters every image-to-video route takes."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -73,22 +108,10 @@ class ImageToVideoParams(BaseModel):
     )
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="For reproducible output.")
     enable_sync_mode: bool = Field(default=False, description="Answer when the prediction ends.")
+    enable_base64_output: bool = Field(
+        default=False, description="Outputs as base64 of the MP4 instead of links (not with a webhook)."
+    )
 
-    @field_validator("prompt")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _whole_seconds(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("must be an integer number of seconds")
-        if isinstance(value, str):
-            return value.strip()
-        return value
 
 
 class EndFrameParams(BaseModel):
@@ -131,9 +154,16 @@ FEATURE_FIELD_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+def field_or_none(params: BaseModel, name: str) -> Any:
+    """The field's value where this route's parameters have such a field, else None: for the fields only some
+    routes take (end_image, voice_list, multi_prompt, size). Pydantic keeps field values in the model's
+    `__dict__`; `getattr` with a default would pay for pydantic's AttributeError on every field a route lacks."""
+    return params.__dict__.get(name)
+
+
 def check_cross_field_rules(params: ImageToVideoParams) -> None:
     """Rules that span fields; pydantic has already checked each field alone."""
-    segments: list[MultiPromptSegment] | None = getattr(params, "multi_prompt", None)
+    segments: list[MultiPromptSegment] | None = field_or_none(params, "multi_prompt")
     if segments:
         total = Decimal(0)
         for position, segment in enumerate(segments, start=1):
@@ -144,26 +174,28 @@ def check_cross_field_rules(params: ImageToVideoParams) -> None:
                     param=f"multi_prompt[{position - 1}].index",
                 )
             try:
-                total += segment.seconds()
+                seconds = segment.seconds()
             except ValueError as exc:
                 raise InputError(
                     f"multi_prompt[{position - 1}].duration: {exc}",
                     param=f"multi_prompt[{position - 1}].duration",
                 ) from None
+            with localcontext(prec=EXACT_SUM_DIGITS):
+                total += seconds
         if total != params.duration:
             raise InputError(
                 f"multi_prompt durations add up to {total} s but duration is {params.duration} s; "
                 "they must be equal",
                 param="multi_prompt",
             )
-    voices = getattr(params, "voice_list", None)
+    voices = field_or_none(params, "voice_list")
     if voices and params.sound is False:
         raise InputError("voice_list needs sound set to true", param="voice_list")
 
 
 def segment_plan(params: ImageToVideoParams) -> list[tuple[str, float]]:
     """(prompt, seconds) for each stretch of the video; one stretch without multi_prompt."""
-    segments: list[MultiPromptSegment] | None = getattr(params, "multi_prompt", None)
+    segments: list[MultiPromptSegment] | None = field_or_none(params, "multi_prompt")
     if not segments:
         return [(params.prompt, float(params.duration))]
     return [(segment.prompt, float(segment.seconds())) for segment in segments]

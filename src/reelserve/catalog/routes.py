@@ -1,20 +1,17 @@
-"""The model routes reelserve serves: their parameters, abilities they ask of an engine, and prices."""
+"""A model route as the API serves it: its id, its parameters (a family's, narrowed or extended), its price."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 
-from reelserve.catalog.params import (
-    FEATURE_FIELD_NAMES,
-    FEATURE_MIXINS,
-    ImageToVideoParams,
-    check_cross_field_rules,
-)
+from reelserve.catalog.params import check_cross_field_rules
 from reelserve.errors import InputError
 
 VOICE_MODEL_ID = "kwaivgi/kling_custom_voice"
@@ -25,29 +22,36 @@ class ModelRoute:
     id: str
     title: str
     description: str
+    kind: str
+    """image-to-video or text-to-video"""
+    family: str
+    """The schema family (catalog/families.py) the parameters come from."""
     features: frozenset[str]
     price_per_second: Decimal
-    params_model: type[ImageToVideoParams]
+    params_model: type[BaseModel]
+    gated_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Wire names of the family's variant features this route lacks, refused with 400 naming where they are."""
+    available_on: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """For each gated feature, the routes of the catalog that have it."""
+    aliases: tuple[str, ...] = ()
+    """Other names the wire dialects accept for this route (route_tables.py `aliases`)."""
 
     @property
     def path(self) -> str:
         return f"/api/v3/{self.id}"
 
     def json_schema(self) -> dict[str, Any]:
-        return self.params_model.model_json_schema(by_alias=False)
+        return self.params_model.model_json_schema(by_alias=True)
 
-    def parse(self, body: Any) -> ImageToVideoParams:
+    def parse(self, body: Any) -> Any:
         """Validate a request body against this route, raising InputError naming the parameter."""
         if not isinstance(body, dict):
             raise InputError("the request body must be a JSON object")
-        for feature, names in FEATURE_FIELD_NAMES.items():
-            if feature in self.features:
-                continue
+        for feature, names in self.gated_names.items():
             for name in names:
                 if body.get(name) is not None:
                     raise InputError(
-                        f"`{name}` is not supported by {self.id}; {_who_supports(feature)}",
-                        param=name,
+                        f"`{name}` is not supported by {self.id}; {self._who_supports(feature)}", param=name
                     )
         try:
             params = self.params_model.model_validate(body)
@@ -55,6 +59,16 @@ class ModelRoute:
             raise input_error_from(exc) from None
         check_cross_field_rules(params)
         return params
+
+    def _who_supports(self, feature: str) -> str:
+        routes = self.available_on.get(feature, ())
+        return "it is available on " + ", ".join(routes) if routes else "no route of this server offers it"
+
+
+def params_model_name(route_id: str) -> str:
+    """A class name for the route's parameters, which the OpenAPI document uses as its schema name."""
+    parts = re.split(r"[/\-]+", route_id.replace(".", "_"))
+    return "".join(part[:1].upper() + part[1:] for part in parts if part) + "Params"
 
 
 def input_error_from(exc: ValidationError) -> InputError:
@@ -82,51 +96,12 @@ def _param_path(loc: tuple[int | str, ...]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, default=str)
+    if isinstance(value, dict | list) and len(value) > 20:
+        return f"an {'object' if isinstance(value, dict) else 'array'} of {len(value)} items"
+    if isinstance(value, str | bytes) and len(value) > 60:
+        value = value[:60]  # the input may be a whole request body of megabytes
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        text = f"a {type(value).__name__}"
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _who_supports(feature: str) -> str:
-    routes = [route.id for route in ROUTES.values() if feature in route.features]
-    return "it is available on " + ", ".join(routes)
-
-
-def _route(
-    slug: str, title: str, description: str, features: set[str], price_per_second: str
-) -> ModelRoute:
-    route_id = f"kwaivgi/{slug}/image-to-video"
-    mixins = tuple(FEATURE_MIXINS[name] for name in sorted(features))
-    model_name = "".join(part.capitalize() for part in slug.replace(".", "_").split("-")) + "Params"
-    params_model = create_model(model_name, __base__=(ImageToVideoParams, *mixins))
-    return ModelRoute(
-        id=route_id,
-        title=title,
-        description=description,
-        features=frozenset(features),
-        price_per_second=Decimal(price_per_second),
-        params_model=params_model,
-    )
-
-
-ROUTES: dict[str, ModelRoute] = {
-    route.id: route
-    for route in (
-        _route("kling-v2.5-turbo-std", "Kling V2.5 Turbo Std, image to video",
-               "Quick image-to-video.", set(), "0.042"),
-        _route("kling-v2.5-turbo-pro", "Kling V2.5 Turbo Pro, image to video",
-               "Adds an end frame.", {"end_image"}, "0.070"),
-        _route("kling-v2.6-std", "Kling V2.6 Std, image to video",
-               "Adds custom voices.", {"voice_list"}, "0.056"),
-        _route("kling-v2.6-pro", "Kling V2.6 Pro, image to video",
-               "Custom voices and an end frame.", {"voice_list", "end_image"}, "0.098"),
-        _route("kling-v3.0-std", "Kling V3.0 Std, image to video",
-               "Multi-scene prompts and custom voices.", {"multi_prompt", "voice_list"}, "0.084"),
-        _route("kling-v3.0-pro", "Kling V3.0 Pro, image to video",
-               "Multi-scene prompts, custom voices and an end frame.",
-               {"multi_prompt", "voice_list", "end_image"}, "0.112"),
-    )
-}
-
-
-def route_for(route_id: str) -> ModelRoute | None:
-    return ROUTES.get(route_id)

@@ -20,8 +20,8 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
 from reelserve.errors import InputError
-from reelserve.media.sizes import format_bytes
 from reelserve.media.sniff import describe_content
+from reelserve.sizes import format_bytes
 
 MAX_INLINE_BYTES = 20_000_000
 
@@ -74,7 +74,11 @@ def check_image(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
     whose chunks are intact but whose compressed pixels are not, an EXIF orientation stored after the
     pixels that turns the image outside the rules) decode_image finds when the job runs.
     """
-    image = _opened_within_rules(data, rules, param)
+    return verify_opened(_opened_within_rules(data, rules, param), data, param=param)
+
+
+def verify_opened(image: Image.Image, data: bytes, *, param: str) -> Image.Image:
+    """check_image's integrity check of an image open_checked opened from `data`; the image to use after it."""
     try:
         if image.format == "PNG":
             image.verify()
@@ -88,6 +92,43 @@ def check_image(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
     except _DECODE_FAILURES as error:
         raise _corrupt(image, param, error) from None
     return image
+
+
+def check_verdict(data: bytes, rules: ImageRules, param: str) -> tuple[str, str | None] | None:
+    """check_image's verdict as plain values, for a check run in another process: None where the image passes,
+    else the refusal's message and parameter."""
+    try:
+        check_image(data, rules, param=param)
+    except InputError as refused:
+        return refused.message, refused.param
+    return None
+
+
+def open_checked(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
+    """The image opened from its header, once check_image passed it (elsewhere)."""
+    return _opened_within_rules(data, rules, param)
+
+
+CHECKED_WITHOUT_DECODING = frozenset({"JPEG", "PNG"})
+"""Formats check_image reads at a cost bounded by the file's bytes; others it decodes in full."""
+
+
+def pixels_to_decode(data: bytes) -> int:
+    """How many pixels check_image would decode, from the header alone: none for JPEG and PNG (checked by their
+    bytes), width x height for the rest; 0 for what is not an image (refused at once when checked)."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (*_DECODE_FAILURES, Image.DecompressionBombError):
+        return 0
+    return pixels_decoded_to_verify(image)
+
+
+def pixels_decoded_to_verify(image: Image.Image) -> int:
+    """How many pixels verify_opened decodes for this opened image."""
+    if image.format in CHECKED_WITHOUT_DECODING:
+        return 0
+    width, height = image.size
+    return width * height
 
 
 def _opened_within_rules(data: bytes, rules: ImageRules, param: str) -> Image.Image:

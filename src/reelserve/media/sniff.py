@@ -31,6 +31,28 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 
 
+# Leading atoms of QuickTime files written without an `ftyp` box.
+_QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+
+
+def media_kinds(data: bytes) -> frozenset[str]:
+    """Which of 'image' (JPEG, PNG, WebP), 'video' (MP4, MOV) and 'audio' (MP3, AAC, WAV, M4A) the first bytes of
+    `data` say it may be; empty for anything else. MP4 and M4A share one container, hence both."""
+    if data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")):
+        return frozenset({"image"})
+    if data[:4] == b"RIFF":
+        return frozenset({"image"} if data[8:12] == b"WEBP" else {"audio"} if data[8:12] == b"WAVE" else ())
+    if data[4:8] == b"ftyp":
+        still = data[8:12] in _HEIF_BRANDS or data[8:12] in _AVIF_BRANDS
+        return frozenset() if still else frozenset({"video", "audio"})
+    if data[4:8] in _QUICKTIME_ATOMS:
+        return frozenset({"video"})
+    # An ID3 tag, or the frame sync of MPEG audio and ADTS AAC (eleven set bits; a JPEG's 0xFFD8 has ten).
+    if data.startswith(b"ID3") or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return frozenset({"audio"})
+    return frozenset()
+
+
 def describe_content(data: bytes) -> str | None:
     """'a GIF image', 'an HTML page', ... for recognisable content; None when unknown."""
     if data[:4] == b"RIFF" and data[8:12] in _RIFF_KINDS:

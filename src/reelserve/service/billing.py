@@ -1,7 +1,7 @@
 """Money: balances, top-ups and the ledger an account can read.
 
-A job's price is taken where the job is admitted (store.intake), and refunded where a failed job ends
-(store.predictions), each in the same transaction as the job's row.
+A job's price is taken where the job is admitted, and refunded where a job ends other than completed
+(jobs/admission.py, jobs/transitions.py), each in the same transaction as the job's row.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 
 from reelserve.errors import InputError, NotFound
 from reelserve.service.keys import KeyInfo
-from reelserve.service.money import micros_to_usd, usd_to_micros
+from reelserve.service.money import MORE_THAN_AN_ACCOUNT_HOLDS, micros_to_usd, usd_to_micros
 from reelserve.store import accounts as account_store
 from reelserve.store.database import Database
 from reelserve.store.tables import ApiKey
@@ -55,8 +55,12 @@ class BillingService:
         with self.database.session() as session:
             key = session.get(ApiKey, key_id)
             if key is None:
-                raise NotFound(f"no key with id {key_id}")
-            return micros_to_usd(account_store.credit(session, key.account_id, micros, "topup", None, "top-up"))
+                raise NotFound.no_such("key", key_id)
+            try:
+                balance = account_store.credit(session, key.account_id, micros, "topup", None, "top-up")
+            except account_store.BalanceOverflow:
+                raise balance_overflow("amount") from None
+            return micros_to_usd(balance)
 
     def ledger(self, key: KeyInfo, page: int, page_size: int) -> LedgerPage:
         with self.database.read() as session:
@@ -74,3 +78,7 @@ class BillingService:
                 for row in rows
             ]
         return LedgerPage(items=items, page=page, page_size=page_size, total=total)
+
+
+def balance_overflow(param: str) -> InputError:
+    return InputError(f"this would take the balance to {MORE_THAN_AN_ACCOUNT_HOLDS}", param=param)

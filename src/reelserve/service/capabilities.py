@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reelserve.catalog.params import ImageToVideoParams
+import dataclasses
+
+from reelserve.catalog.params import ImageToVideoParams, field_or_none
 from reelserve.engines.base import EngineCapabilities
 from reelserve.errors import InputError
 
@@ -19,25 +21,34 @@ def check_engine_can_serve(params: ImageToVideoParams, engine_name: str, caps: E
             raise InputError("aspect_ratio is required when no image is given", param="aspect_ratio")
     if params.sound is True and not caps.sound:
         raise InputError(
-            f"this route is served by the {engine_name} engine, which makes no sound; "
-            "set sound to false or leave it out",
+            f"this route is served by the {engine_name} engine, which makes no sound of its own, and no voice_list "
+            "line is there to speak (a quoted line in the prompt); set sound to false or leave it out",
             param="sound",
         )
-    if getattr(params, "voice_list", None) and not caps.voices:
+    if field_or_none(params, "voice_list") and not caps.voices:
         raise InputError(
             f"this route is served by the {engine_name} engine, which cannot use custom voices",
             param="voice_list",
         )
-    if getattr(params, "end_image", None) is not None and not caps.end_frame:
+    if field_or_none(params, "end_image") is not None and not caps.end_frame:
         raise InputError(
             f"this route is served by the {engine_name} engine, which cannot follow an end frame",
             param="end_image",
         )
-    if getattr(params, "multi_prompt", None) and not caps.multi_prompt:
+    if field_or_none(params, "multi_prompt") and not caps.multi_prompt:
         raise InputError(
             f"this route is served by the {engine_name} engine, which cannot follow multi_prompt segments",
             param="multi_prompt",
         )
+
+
+def with_speech(caps: EngineCapabilities, speaks: bool) -> EngineCapabilities:
+    """The route's abilities with the speech stage after its engine: custom voices on every engine that hands
+    back frames, and sound wherever there are lines to speak (the speech is the video's sound, or is mixed into
+    the engine's)."""
+    if caps.encoded_output:
+        return caps
+    return dataclasses.replace(caps, voices=True, sound=caps.sound or speaks)
 
 
 def effective_sound(params: ImageToVideoParams, caps: EngineCapabilities) -> bool:

@@ -9,11 +9,13 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from reelserve.catalog.routes import ROUTES, VOICE_MODEL_ID
-from reelserve.errors import AuthenticationError, InputError, NotFound
+from reelserve.catalog.bindings import served_route_ids
+from reelserve.catalog.routes import VOICE_MODEL_ID
+from reelserve.errors import AuthenticationError, InputError, NotFound, echoed
 from reelserve.service.money import micros_to_usd, usd_to_micros
 from reelserve.store import accounts as account_store
 from reelserve.store import keys as key_store
@@ -22,6 +24,10 @@ from reelserve.store.tables import Account, ApiKey, utcnow
 
 KEY_PREFIX = "sk-"
 ROLES = ("user", "admin")
+# The limits are stored in Integer columns: 32-bit on PostgreSQL.
+MAX_LIMIT = 2**31 - 1
+MAX_NAME_CHARS = 200
+LIMIT_COLUMNS = {"rpm": "rpm_limit", "max_concurrency": "concurrency_limit", "models": "allowed_models"}
 
 
 @dataclass(frozen=True)
@@ -97,15 +103,19 @@ class RecentKeys:
 
 
 class KeyService:
-    def __init__(self, database: Database, cache_seconds: float = 0.0) -> None:
+    def __init__(
+        self, database: Database, cache_seconds: float = 0.0, known_models: Collection[str] | None = None
+    ) -> None:
         self.database = database
         self.recent = RecentKeys(cache_seconds)
+        self.known_models = frozenset(known_models if known_models is not None else served_route_ids(None))
+        """The routes a key may be limited to: those the server's catalog serves."""
 
     def create(
         self, name: str, balance_usd: str | float = 0, limits: KeyLimits | None = None, role: str = "user"
     ) -> CreatedKey:
         limits = limits or KeyLimits()
-        _check_new_key(name, role, limits)
+        _check_new_key(name, role, limits, self.known_models)
         try:
             opening_micros = usd_to_micros(balance_usd)
         except ValueError as exc:
@@ -131,6 +141,7 @@ class KeyService:
             account_store.add(session, account)
             key_store.add(session, key)
             if opening_micros:
+                # Within range already (usd_to_micros), and the account is new: this credit cannot overflow.
                 account_store.credit(session, account.id, opening_micros, "topup", None, "opening balance")
         return CreatedKey(info=_info(key), secret=secret)
 
@@ -142,7 +153,7 @@ class KeyService:
         with self.database.read() as session:
             key = session.get(ApiKey, key_id)
             if key is None:
-                raise NotFound(f"no key with id {key_id}")
+                raise NotFound.no_such("key", key_id)
             account = account_store.get(session, key.account_id)
             return KeyDetails(
                 info=_info(key),
@@ -154,7 +165,21 @@ class KeyService:
         with self.database.session() as session:
             key = key_store.revoke(session, key_id)
             if key is None:
-                raise NotFound(f"no key with id {key_id}")
+                raise NotFound.no_such("key", key_id)
+            info = _info(key)
+        self.recent.forget(key_id)
+        return info
+
+    def set_limits(self, key_id: str, limits: KeyLimits, fields: Collection[str]) -> KeyInfo:
+        """Sets the limits named in `fields` (rpm, max_concurrency, models) to those of `limits`; None lifts one
+        (the server's default applies). Another API process sees the change once its recent-keys entry expires."""
+        _check_limits(limits, self.known_models)
+        with self.database.session() as session:
+            key = key_store.set_limits(
+                session, key_id, {LIMIT_COLUMNS[name]: getattr(limits, name) for name in fields}
+            )
+            if key is None:
+                raise NotFound.no_such("key", key_id)
             info = _info(key)
         self.recent.forget(key_id)
         return info
@@ -163,10 +188,6 @@ class KeyService:
         with self.database.read() as session:
             return key_store.count(session) > 0
 
-    @property
-    def reads_are_instant(self) -> bool:
-        """Whether `authenticate` is quick enough to call on the event loop."""
-        return self.database.reads_are_instant
 
     def recognised(self, authorization: str | None) -> KeyInfo | None:
         """The key from the recent-keys cache, without touching the database; None on a miss."""
@@ -198,19 +219,24 @@ def _raw_key(authorization: str | None) -> str:
     return raw
 
 
-def _check_new_key(name: str, role: str, limits: KeyLimits) -> None:
+def _check_new_key(name: str, role: str, limits: KeyLimits, known_models: Collection[str]) -> None:
     if not name.strip():
         raise InputError("a key needs a name", param="name")
+    if len(name) > MAX_NAME_CHARS:
+        raise InputError(f"a key's name has at most {MAX_NAME_CHARS} characters", param="name")
     if role not in ROLES:
         raise InputError(f"role must be one of {', '.join(ROLES)}", param="role")
-    if limits.rpm is not None and limits.rpm < 1:
-        raise InputError("rpm must be at least 1", param="rpm")
-    if limits.max_concurrency is not None and limits.max_concurrency < 1:
-        raise InputError("max_concurrency must be at least 1", param="max_concurrency")
+    _check_limits(limits, known_models)
+
+
+def _check_limits(limits: KeyLimits, known_models: Collection[str]) -> None:
+    for param, value in (("rpm", limits.rpm), ("max_concurrency", limits.max_concurrency)):
+        if value is not None and not 1 <= value <= MAX_LIMIT:
+            raise InputError(f"{param} must be a whole number from 1 to {MAX_LIMIT}", param=param)
     if limits.models is not None:
-        unknown = [model for model in limits.models if model not in ROUTES and model != VOICE_MODEL_ID]
+        unknown = [model for model in limits.models if model not in known_models and model != VOICE_MODEL_ID]
         if unknown:
-            raise InputError(f"unknown model route(s): {', '.join(unknown)}", param="models")
+            raise InputError(f"unknown model route(s): {echoed(', '.join(unknown), 200)}", param="models")
 
 
 def _info(key: ApiKey) -> KeyInfo:

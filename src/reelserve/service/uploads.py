@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from reelserve.errors import InputError, NotFound, PermissionDenied, WouldBlock
-from reelserve.media.sizes import format_bytes
+from reelserve.errors import InputError, NotFound, PermissionDenied
+from reelserve.media.sniff import describe_content, media_kinds
 from reelserve.service.keys import KeyInfo
-from reelserve.storage.local import LocalStorage
+from reelserve.sizes import format_bytes
+from reelserve.storage.base import Storage
 from reelserve.storage.signing import URL_PREFIX, UrlSigner
 from reelserve.store import uploads as upload_store
 from reelserve.store.database import Database
@@ -44,6 +45,12 @@ class IssuedUpload:
 
 
 @dataclass(frozen=True)
+class LocatedUpload:
+    storage_key: str
+    size: int
+
+
+@dataclass(frozen=True)
 class UploadView:
     id: str
     kind: str
@@ -62,7 +69,7 @@ class PendingUpload:
 
 
 class UploadService:
-    def __init__(self, database: Database, storage: LocalStorage, signer: UrlSigner, ttl_seconds: int) -> None:
+    def __init__(self, database: Database, storage: Storage, signer: UrlSigner, ttl_seconds: int) -> None:
         self.database = database
         self.storage = storage
         self.signer = signer
@@ -74,6 +81,7 @@ class UploadService:
         _check_size(kind, len(data))
         if not data:
             raise InputError("the uploaded file is empty", param="file")
+        _check_content(data, kind, media_type, param="file")
         upload = self._new(key, name, media_type, kind, declared_size=None)
         self.storage.put_bytes(upload.storage_key, data)
         upload.size = len(data)
@@ -95,8 +103,9 @@ class UploadService:
         put_path = self.signer.signed_path_until(f"{upload.id}", expires, prefix=PUT_PATH)
         return PendingUpload(upload=self._view(upload), put_path=put_path, content_type=media_type)
 
-    def put_limit(self, upload_id: str, expires: str, signature: str) -> int:
-        """Checks a PUT's signed URL before its body is read; the most bytes it may send."""
+    def claim(self, upload_id: str, expires: str, signature: str) -> int:
+        """Checks a PUT's signed URL and takes the upload for this PUT alone, before its body is read (a
+        concurrent PUT is refused here); the most bytes it may send. `receive` or `release` follows."""
         problem = self.signer.verify(upload_id, expires, signature)
         if problem is not None:
             raise PermissionDenied(f"this upload URL is not valid: {problem}")
@@ -106,30 +115,51 @@ class UploadService:
                 raise NotFound("no such upload")
             if upload.status == "complete":
                 raise InputError("this upload has already been received")
+            if not upload_store.claim(session, upload_id):
+                raise InputError("another PUT is sending this upload's bytes; an upload is received once")
             return upload.declared_size or 0
 
-    def receive(self, upload_id: str, data: bytes) -> UploadView:
+    def release(self, upload_id: str) -> None:
+        """Gives a claimed upload back, for another PUT, after its body was refused or never came whole."""
         with self.database.session() as session:
-            upload = upload_store.get(session, upload_id)
-            if upload is None:
-                raise NotFound("no such upload")
-            if upload.declared_size is not None and len(data) > upload.declared_size:
-                raise InputError(
-                    f"the body is larger than the {upload.declared_size} bytes announced for this upload"
-                )
-            if not data:
-                raise InputError("the uploaded file is empty")
-            self.storage.put_bytes(upload.storage_key, data)
-            upload.size = len(data)
-            upload.status = "complete"
-            return self._view(upload)
+            upload_store.release(session, upload_id)
 
-    def read_issued(self, key: KeyInfo, url: str, param: str, max_bytes: int | None = None) -> IssuedUpload | None:
-        """The upload behind a download URL this server issued, or None when `url` is not one.
+    def receive(self, upload_id: str, data: bytes) -> UploadView:
+        """Keeps the body of the PUT that claimed the upload; a refused body releases the upload."""
+        try:
+            with self.database.session() as session:
+                upload = upload_store.get(session, upload_id)
+                if upload is None or upload.status != upload_store.RECEIVING:
+                    raise InputError("this upload is not being received; PUT its bytes to the upload URL")
+                if upload.declared_size is not None and len(data) > upload.declared_size:
+                    raise InputError(
+                        f"the body is larger than the {upload.declared_size} bytes announced for this upload"
+                    )
+                if not data:
+                    raise InputError("the uploaded file is empty")
+                _check_content(data, upload.kind, upload.content_type)
+                self.storage.put_bytes(upload.storage_key, data)
+                upload.size = len(data)
+                upload.status = "complete"
+                return self._view(upload)
+        except Exception:
+            self.release(upload_id)
+            raise
 
-        WouldBlock, before reading, where the upload is larger than `max_bytes`.
-        """
-        parts = urlsplit(url)
+    def read_issued(self, key: KeyInfo, url: str, param: str) -> IssuedUpload | None:
+        """The upload behind a download URL this server issued, or None when `url` is not one."""
+        located = self.locate_issued(key, url, param)
+        if located is None:
+            return None
+        return IssuedUpload(located.storage_key, self.read_located(located.storage_key, param))
+
+    def locate_issued(self, key: KeyInfo, url: str, param: str) -> LocatedUpload | None:
+        """Where the upload behind a download URL this server issued lies, and its size, without reading it;
+        None when `url` is not such a URL."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return None  # not a URL at all: the fetcher refuses it, saying why
         if not parts.path.startswith(URL_PREFIX + UPLOADS_PREFIX):
             return None
         storage_key = unquote(parts.path[len(URL_PREFIX):])
@@ -139,19 +169,19 @@ class UploadService:
         )
         if problem is not None:
             raise InputError(f"{param} is an upload URL of this server, but {problem}", param=param)
-        upload_id = PurePosixPath(storage_key).parts[1]
-        gone = InputError(f"{param}: this upload has expired or was never completed", param=param)
+        upload_id = PurePosixPath(storage_key).parts[1]  # a key this server signed: uploads/<id>/<name>
         upload = upload_store.owner_and_status(self.database, upload_id)
         if upload is None or upload.status != "complete":
-            raise gone
+            raise _upload_gone(param)
         if upload.key_id != key.id:
             raise InputError(f"{param}: this upload belongs to another API key", param=param)
-        if max_bytes is not None and (upload.size or 0) > max_bytes:
-            raise WouldBlock(f"{param}: an upload of {upload.size} bytes")
+        return LocatedUpload(storage_key, upload.size or 0)
+
+    def read_located(self, storage_key: str, param: str) -> bytes:
         try:
-            return IssuedUpload(storage_key, self.storage.read_bytes(storage_key))
+            return self.storage.read_bytes(storage_key)
         except FileNotFoundError:
-            raise gone from None
+            raise _upload_gone(param) from None
 
     def purge_expired(self, now: datetime | None = None) -> int:
         removed = 0
@@ -202,7 +232,24 @@ def _check_size(kind: str, size: int, param: str = "file") -> None:
         )
 
 
+def _check_content(data: bytes, kind: str, media_type: str, param: str | None = None) -> None:
+    """The bytes must be the kind of file declared: an 'image' that is an HTML page is refused at once."""
+    if kind in media_kinds(data):
+        return
+    found = describe_content(data) or "of a kind this server does not recognise"
+    article = "an" if kind[0] in "aeiou" else "a"
+    raise InputError(
+        f"the file is {found}, not {article} {kind} as its type {media_type} declares; "
+        "upload JPEG, PNG or WebP images, MP4 or MOV videos, MP3, WAV or M4A audio",
+        param=param,
+    )
+
+
 def _safe_filename(filename: str) -> str:
     base = PurePosixPath(filename.replace("\\", "/")).name
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "upload"
     return cleaned[-100:]
+
+
+def _upload_gone(param: str) -> InputError:
+    return InputError(f"{param}: this upload has expired or was never completed", param=param)

@@ -16,18 +16,19 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from reelserve.catalog.prices import PriceList
 from reelserve.catalog.routes import VOICE_MODEL_ID, input_error_from
 from reelserve.errors import InputError, NotFound
-from reelserve.media.fetch import FetchPolicy, fetch_url
 from reelserve.media.image import decode_inline_image
+from reelserve.net.fetch import FetchPolicy, fetch_url
 from reelserve.service.admission import check_route_permission
 from reelserve.service.jobs import JobIntake, NewJob
 from reelserve.service.keys import KeyInfo
 from reelserve.service.uploads import MAX_BYTES, UploadService
 from reelserve.service.views import PredictionView
-from reelserve.storage.local import LocalStorage
+from reelserve.storage.base import Storage
 from reelserve.store import voices as voice_store
 from reelserve.store.database import Database
 
 MAX_AUDIO_BYTES = MAX_BYTES["audio"]
+VOICE_JOB_MAX_RUN_SECONDS = 300
 
 
 class VoiceCreationParams(BaseModel):
@@ -53,8 +54,8 @@ class VoiceInfo:
 
 class VoiceService:
     def __init__(
-        self, database: Database, storage: LocalStorage, intake: JobIntake, uploads: UploadService,
-        policy: FetchPolicy, prices: PriceList,
+        self, database: Database, storage: Storage, intake: JobIntake, uploads: UploadService,
+        policy: FetchPolicy, prices: PriceList, queue: str,
     ) -> None:
         self.database = database
         self.storage = storage
@@ -62,6 +63,7 @@ class VoiceService:
         self.uploads = uploads
         self.policy = dataclasses.replace(policy, max_bytes=MAX_AUDIO_BYTES)
         self.prices = prices
+        self.queue = queue
 
     def submit(self, key: KeyInfo, body: Any) -> tuple[PredictionView, bool]:
         check_route_permission(key, VOICE_MODEL_ID)
@@ -80,6 +82,8 @@ class VoiceService:
                 params={"voice_name": params.voice_name},
                 input_files={"audio": audio},
                 price_micros=self.prices.voice_creation_micros(),
+                queue=self.queue,
+                max_run_seconds=VOICE_JOB_MAX_RUN_SECONDS,
             ),
         )
         return view, params.enable_sync_mode
@@ -92,14 +96,14 @@ class VoiceService:
         with self.database.read() as session:
             voice = voice_store.get_owned(session, voice_id, key.id)
             if voice is None:
-                raise NotFound(f"no voice with id {voice_id}")
+                raise NotFound.no_such("voice", voice_id)
             return _info(voice)
 
     def delete(self, key: KeyInfo, voice_id: str) -> None:
         with self.database.session() as session:
             voice = voice_store.get_owned(session, voice_id, key.id)
             if voice is None:
-                raise NotFound(f"no voice with id {voice_id}")
+                raise NotFound.no_such("voice", voice_id)
             voice_store.delete(session, voice)
             self.storage.delete(voice.storage_key)
 

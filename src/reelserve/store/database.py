@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,14 @@ from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
-from reelserve.errors import WouldBlock
 from reelserve.store import driver_statements
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_PING = "SELECT version_num FROM alembic_version"
 READ_ONLY = "reelserve_read_only"
 NO_WAIT = "reelserve_no_wait"
 BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK = 0x7265656C  # any constant: PostgreSQL's advisory lock that migrations take one at a time
 # Threads that may hold a SQLite connection at once: the event loop, anyio's 40, workers, maintenance.
 SQLITE_THREADS = 64
 
@@ -46,32 +47,44 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self, wait: bool = True) -> Iterator[Connection]:
-        """A Core connection in one transaction, for hot paths that need no unit of work.
-
-        With `wait=False` it raises WouldBlock instead of waiting for another writer (SQLite only).
-        """
-        with self._one_writer(wait), self.engine.connect() as connection:
-            if not wait:
-                connection.execution_options(**{NO_WAIT: True})
+    def write(self) -> Iterator[Connection]:
+        """A Core connection in one transaction; what `after_commit` registered on it runs once it commits."""
+        with self._one_writer(), self.engine.connect() as connection:
             with connection.begin():
                 yield connection
+            _run_after_commit(connection)
 
     @contextmanager
-    def _one_writer(self, wait: bool = True) -> Iterator[None]:
+    def write_if_free(self) -> Iterator[Connection | None]:
+        """SQLite's write transaction at once, or None where another writer (a thread here, or another process)
+        holds the database; None on PostgreSQL, whose writes wait on the network. For work on the event loop,
+        which must never wait for a lock."""
+        if not self.is_sqlite or not self._sqlite_writer.acquire(blocking=False):
+            yield None
+            return
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(**{NO_WAIT: True})
+                try:
+                    transaction = connection.begin()
+                except _WriterBusy:
+                    yield None
+                    return
+                with transaction:
+                    yield connection
+                _run_after_commit(connection)
+        finally:
+            self._sqlite_writer.release()
+
+    @contextmanager
+    def _one_writer(self) -> Iterator[None]:
         # SQLite lets one writer in at a time; threads of this process queue here, in order, rather than
         # in SQLite's busy handler, which sleeps in growing steps and lets late arrivals pass early ones.
         if not self.is_sqlite:
-            if not wait:
-                raise WouldBlock("a PostgreSQL write waits on the network")
             yield
             return
-        if not self._sqlite_writer.acquire(blocking=wait):
-            raise WouldBlock("another thread of this process is writing")
-        try:
+        with self._sqlite_writer:
             yield
-        finally:
-            self._sqlite_writer.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -88,7 +101,7 @@ class Database:
         """A connection for reads of one statement each, outside any transaction: each sees the latest commit.
 
         On SQLite every thread keeps one read-only connection of its own, so a read costs no pool checkout,
-        no BEGIN and no lock, and is quick enough to run on the event loop (`reads_are_instant`).
+        no BEGIN and no lock, and is quick enough to run on the event loop (`is_local`).
         """
         if not self.is_sqlite:
             with self.engine.connect() as connection:
@@ -112,7 +125,8 @@ class Database:
             return driver_statements.read_one(connection, statement, values)
 
     @property
-    def reads_are_instant(self) -> bool:
+    def is_local(self) -> bool:
+        """Whether reads are a file away (SQLite) rather than a network round trip away."""
         return self.is_sqlite
 
     def migrate(self, revision: str = "head") -> None:
@@ -125,6 +139,9 @@ class Database:
                 connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
             try:
                 with connection.begin():
+                    if not sqlite:
+                        # Processes started together (API servers, workers) migrate one after another.
+                        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                     config.attributes["connection"] = connection
                     command.upgrade(config, revision)
                     if sqlite:
@@ -136,9 +153,10 @@ class Database:
                     connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
     def ping(self) -> None:
-        """Raises if the database cannot be reached."""
-        with self.engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
+        """Raises if the database cannot be read. A read of the schema as a statement read: it takes no write
+        lock (SQLite), so another writer holding the database never delays it."""
+        with self.statement_read() as connection:
+            connection.exec_driver_sql(_PING).all()
 
     def dispose(self) -> None:
         with self._readers_lock:
@@ -148,6 +166,20 @@ class Database:
         self._reader_of_thread = threading.local()
         self.engine.dispose()
         self._statement_reads.dispose()
+
+
+def after_commit(connection: Connection, callback: Callable[[], None]) -> None:
+    """Runs `callback` once the transaction open on `connection` (from Database.write) commits; never if it fails."""
+    connection.info.setdefault("after_commit", []).append(callback)
+
+
+def _run_after_commit(connection: Connection) -> None:
+    for callback in connection.info.pop("after_commit", []):
+        callback()
+
+
+class _WriterBusy(Exception):
+    """Another process holds SQLite's write lock."""
 
 
 def _json_text(value: Any) -> str:
@@ -210,13 +242,13 @@ def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
 
 
 def _begin_immediate_or_give_way(dbapi_connection: sqlite3.Connection) -> None:
-    """BEGIN IMMEDIATE without SQLite's busy handler: WouldBlock where another process holds the write lock."""
+    """BEGIN IMMEDIATE without SQLite's busy handler: _WriterBusy where another process holds the write lock."""
     dbapi_connection.execute("PRAGMA busy_timeout=0")
     try:
         dbapi_connection.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
-            raise WouldBlock("another process is writing") from None
+            raise _WriterBusy() from None
         raise
     finally:
         dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

@@ -26,24 +26,31 @@ Conversion = Callable[[Any], Any] | None
 class CompiledRead:
     sql: str
     parameters: tuple[str, ...]
+    parameter_conversions: tuple[Conversion, ...]
+    literals: dict[str, Any]
+    """Values written into the statement itself (`status == 'created'`), by their parameters' names."""
     conversions: tuple[Conversion, ...]
     row: type[tuple[Any, ...]]
 
     @classmethod
     def of(cls, statement: Select[Any], dialect: Dialect) -> CompiledRead:
-        """Refuses a statement whose parameters SQLAlchemy would convert: they are passed as they are."""
         compiled = statement.compile(dialect=dialect)
         parameters = tuple(compiled.positiontup or ())
-        for name in parameters:
-            if compiled.binds[name].type.bind_processor(dialect) is not None:
-                raise TypeError(f"parameter {name!r} needs converting; read it through SQLAlchemy")
+        parameter_conversions = tuple(
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in parameters
+        )
+        literals = {name: value for name, value in compiled.params.items() if not compiled.binds[name].required}
         columns = list(statement.selected_columns)
         conversions = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
         row = namedtuple("CompiledRow", [column.key for column in columns])  # type: ignore[misc]
-        return cls(compiled.string, parameters, conversions, row)
+        return cls(compiled.string, parameters, parameter_conversions, literals, conversions, row)
 
     def one_or_none(self, connection: sqlite3.Connection, values: Mapping[str, Any]) -> Any | None:
-        parameters = [values[name] for name in self.parameters]
+        given = {**self.literals, **values} if self.literals else values
+        parameters = [
+            given[name] if convert is None else convert(given[name])
+            for name, convert in zip(self.parameters, self.parameter_conversions, strict=True)
+        ]
         with _as_sqlalchemy_errors(self.sql, parameters):
             found = connection.execute(self.sql, parameters).fetchone()
         if found is None:

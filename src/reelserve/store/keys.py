@@ -30,5 +30,13 @@ def revoke(session: Session, key_id: str) -> ApiKey | None:
     return key
 
 
+def set_limits(session: Session, key_id: str, columns: dict[str, object]) -> ApiKey | None:
+    key = session.get(ApiKey, key_id)
+    if key is not None:
+        for column, value in columns.items():
+            setattr(key, column, value)
+    return key
+
+
 def count(session: Session) -> int:
     return len(session.scalars(select(ApiKey.id)).all())

@@ -8,6 +8,7 @@ from typing import Any
 from PIL import Image
 
 from reelserve.engines.base import GenerationRequest, Segment
+from reelserve.speech.script import Script
 
 
 def generation_request(
@@ -28,4 +29,6 @@ def generation_request(
         sound=params["sound"],
         voice_samples=voice_samples or [],
         seed=params.get("seed"),
+        script=Script.from_json(params["script"]) if params.get("script") else None,
+        params={name: value for name, value in params.items() if name not in ("segments", "script")},
     )

@@ -1,29 +1,21 @@
 """The diffusers engine as the server sees it: capabilities, request checks, and a resident worker process.
 
-The model lives in a child process (multiprocessing "spawn"), loaded once and kept between jobs. A
-crash, an out-of-memory or a CUDA error there fails the job at hand; the engine starts a fresh worker
-and the server carries on.
+The model lives in a child process (reelserve.resident), loaded once and kept between jobs. A crash, an
+out-of-memory or a CUDA error there fails the job at hand; a fresh worker starts and the server carries on.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
-import multiprocessing
 import secrets
 import shutil
-import signal
 import tempfile
 import threading
-import time
 import uuid
 import weakref
-from dataclasses import dataclass
 from importlib.util import find_spec
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -37,56 +29,15 @@ from reelserve.engines.base import (
     StopCheck,
 )
 from reelserve.errors import InputError
+from reelserve.resident import Progress, ResidentWorker, WorkerFailed, WorkerStopped
 
 from .families import get_family
 from .mapping import RouteSettings, VideoPlan, plan_video
-from .messages import Job, JobDone, JobFailed, JobStopped, LoadFailed, Progress, Ready, Shutdown
+from .messages import Job, JobDone
 from .options import BindingOptions
 from .weights import check_weights_dir
-from .worker_process import EXIT_AFTER_FATAL_ERROR, worker_main
 
 log = logging.getLogger("reelserve.engines.diffusers")
-
-_POLL_SECONDS = 0.05
-# How long a job that was asked to stop may take to reach the end of its current step.
-_STOP_GRACE_SECONDS = 300.0
-
-
-@dataclass
-class _Worker:
-    process: Any  # multiprocessing.Process from the spawn context
-    connection: Connection
-    stop_event: Any
-    ready: Ready | None = None
-
-    def poll(self) -> bool:
-        """Whether a message (or the end of the pipe) is waiting; a closed pipe counts as the end."""
-        try:
-            return self.connection.poll(_POLL_SECONDS)
-        except (OSError, ValueError):
-            return True
-
-    def receive(self) -> object | None:
-        """The next message, or None when the worker is gone."""
-        try:
-            return self.connection.recv()
-        except (EOFError, OSError, ValueError):
-            return None
-
-
-def _exit_description(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "stopped responding"
-    if exitcode == EXIT_AFTER_FATAL_ERROR:
-        return "stopped after a fatal error"
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        hint = " (often the system's out-of-memory killer)" if exitcode == -signal.SIGKILL else ""
-        return f"was killed by {name}{hint}"
-    return f"exited with status {exitcode}"
 
 
 class DiffusersEngine:
@@ -107,12 +58,16 @@ class DiffusersEngine:
             and (self.family.builtin_text_to_video or options.text_to_video_weights is not None),
             multi_prompt=not self.first_last_frame_only,
         )
-        self._context = multiprocessing.get_context("spawn")
-        self._job_lock = threading.Lock()
+        self._worker = ResidentWorker(
+            f"diffusers-{self.family.name}",
+            "reelserve.engines.diffusers.pipeline_runtime:PipelineRuntime",
+            options,
+            load_timeout_seconds=options.load_timeout_seconds,
+            job_timeout_seconds=options.job_timeout_seconds,
+            steps="denoising steps",
+        )
         self._state_lock = threading.Lock()
-        self._worker: _Worker | None = None
         self._scratch_dir: Path | None = None
-        self._closed = False
         atexit.register(_close_at_exit, weakref.ref(self))
 
     # Lifecycle -------------------------------------------------------------------------------------
@@ -132,8 +87,7 @@ class DiffusersEngine:
                 )
             self.verify_weights()
             self._scratch_dir = Path(tempfile.mkdtemp(prefix=f"reelserve-{self.family.name}-"))
-            self._closed = False
-            self._worker = self._spawn()
+            self._worker.start()
 
     def verify_weights(self) -> None:
         family = self.family
@@ -151,20 +105,18 @@ class DiffusersEngine:
 
     def wait_until_ready(self, timeout: float | None = None) -> None:
         """Block until the worker has loaded the model; raise EngineError if loading failed."""
-        with self._job_lock:
-            self._ready_worker(lambda: False, timeout)
+        try:
+            self._worker.wait_until_ready(timeout)
+        except WorkerFailed as failure:
+            raise EngineError(_engine_message(failure)) from None
 
     @property
     def worker_pid(self) -> int | None:
-        worker = self._worker
-        return worker.process.pid if worker is not None and worker.process.is_alive() else None
+        return self._worker.pid
 
     def close(self) -> None:
         with self._state_lock:
-            self._closed = True
-            worker, self._worker = self._worker, None
-            if worker is not None:
-                self._stop_worker(worker, graceful=True)
+            self._worker.close()
             if self._scratch_dir is not None:
                 shutil.rmtree(self._scratch_dir, ignore_errors=True)
                 self._scratch_dir = None
@@ -177,13 +129,12 @@ class DiffusersEngine:
 
     def plan(self, request: GenerationRequest) -> VideoPlan:
         family = self.family
-        if request.sound and not family.sound:
+        speaks = request.script is not None and request.script.speaks
+        if request.sound and not family.sound and not speaks:
             raise InputError(
                 f"this model ({family.title}) generates video without sound; set sound to false or leave it out",
                 param="sound",
             )
-        if request.voice_samples:
-            raise InputError(f"this model ({family.title}) does not speak with custom voices", param="voice_list")
         if request.end_image is not None:
             if not self.capabilities.end_frame:
                 raise InputError(
@@ -220,158 +171,36 @@ class DiffusersEngine:
     ) -> GeneratedVideo:
         plan = self.plan(request)
         seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-        with self._job_lock:
-            worker = self._ready_worker(should_stop, self.options.load_timeout_seconds)
-            if self._scratch_dir is None:
-                raise EngineError("the diffusers engine was closed")
-            job = Job(
-                job_id=uuid.uuid4().hex,
-                plan=plan,
-                image=request.image,
-                end_image=request.end_image,
-                seed=seed,
-                want_audio=request.sound and self.family.sound,
-                output_dir=str(self._scratch_dir),
-            )
-            worker.stop_event.clear()
-            try:
-                worker.connection.send(job)
-            except OSError:
-                self._fail_dead_worker(worker)
-            done = self._await_job(worker, job, progress, should_stop)
-        return self._collect(done, plan)
-
-    # Worker management -----------------------------------------------------------------------------
-
-    def _spawn(self) -> _Worker:
-        parent_end, child_end = self._context.Pipe(duplex=True)
-        stop_event = self._context.Event()
-        process = self._context.Process(
-            target=worker_main,
-            args=(child_end, stop_event, self.options),
-            name=f"reelserve-diffusers-{self.family.name}",
-            daemon=False,
+        scratch_dir = self._scratch_dir
+        if scratch_dir is None or not self._worker.started:
+            raise EngineError("the diffusers engine is not started")
+        job = Job(
+            job_id=uuid.uuid4().hex,
+            plan=plan,
+            image=request.image,
+            end_image=request.end_image,
+            seed=seed,
+            want_audio=request.sound and self.family.sound,
+            output_dir=str(scratch_dir),
         )
-        process.start()
-        child_end.close()
-        log.info("started diffusers worker pid %s for %s", process.pid, self.family.name)
-        return _Worker(process=process, connection=parent_end, stop_event=stop_event)
-
-    def _stop_worker(self, worker: _Worker, graceful: bool) -> None:
-        if graceful and worker.process.is_alive():
-            with contextlib.suppress(OSError, ValueError):
-                worker.connection.send(Shutdown())
-            worker.process.join(timeout=10)
-        if worker.process.is_alive():
-            worker.process.terminate()
-            worker.process.join(timeout=10)
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join()
-        worker.connection.close()
-
-    def _replace_worker(self, worker: _Worker) -> None:
-        """Retire a failed worker and start its replacement, which loads while the server carries on."""
-        with self._state_lock:
-            self._stop_worker(worker, graceful=False)
-            if self._worker is worker:
-                self._worker = None if self._closed else self._spawn()
-
-    def _ready_worker(self, should_stop: StopCheck, timeout: float | None) -> _Worker:
-        with self._state_lock:
-            if self._closed or self._scratch_dir is None:
-                raise EngineError("the diffusers engine is not started")
-            idle_worker = self._worker
-            if idle_worker is not None and idle_worker.ready is not None and not idle_worker.process.is_alive():
-                log.warning(
-                    "the %s worker %s while idle; starting a new one",
-                    self.family.name,
-                    _exit_description(idle_worker.process.exitcode),
-                )
-                self._stop_worker(idle_worker, graceful=False)
-                self._worker = None
-            if self._worker is None:
-                self._worker = self._spawn()
-            worker = self._worker
-        if worker.ready is not None:
-            return worker
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if worker.poll():
-                message = worker.receive()
-                if isinstance(message, Ready):
-                    worker.ready = message
-                    log.info(
-                        "%s worker ready on %s (%s) after %.1f s",
-                        self.family.name,
-                        message.device,
-                        message.dtype,
-                        message.load_seconds,
-                    )
-                    return worker
-                self._retire_after_load_failure(worker)
-                if isinstance(message, LoadFailed):
-                    raise EngineError(message.message)
-                raise EngineError(
-                    f"the {self.family.name} worker {_exit_description(worker.process.exitcode)} while loading"
-                )
-            if should_stop():
-                raise JobInterrupted("stopped while the model was loading")
-            if deadline is not None and time.monotonic() > deadline:
-                self._retire_after_load_failure(worker)
-                raise EngineError(f"the {self.family.name} model did not load within {timeout:.0f} s")
-
-    def _retire_after_load_failure(self, worker: _Worker) -> None:
-        # The next job starts a new worker and tries loading again (the weights may have been fixed).
-        with self._state_lock:
-            self._stop_worker(worker, graceful=False)
-            if self._worker is worker:
-                self._worker = None
-
-    def _await_job(self, worker: _Worker, job: Job, progress: ProgressCallback, should_stop: StopCheck) -> JobDone:
-        total_steps = job.plan.total_steps
         reported = 0.0
-        stop_deadline: float | None = None
-        timeout = self.options.job_timeout_seconds
-        job_deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if worker.poll():
-                message = worker.receive()
-                if isinstance(message, Progress):
-                    # The decode after the last step still takes time: stay below 1 until the frames are out.
-                    fraction = min(message.steps_done / total_steps, 1.0) * 0.98
-                    if fraction > reported:
-                        reported = fraction
-                        progress(fraction)
-                elif isinstance(message, JobDone):
-                    progress(1.0)
-                    return message
-                elif isinstance(message, JobStopped):
-                    raise JobInterrupted("stopped between denoising steps")
-                elif isinstance(message, JobFailed):
-                    if message.fatal:
-                        self._replace_worker(worker)
-                    raise EngineError(message.message)
-                else:
-                    self._fail_dead_worker(worker)
-            elif not worker.process.is_alive():
-                self._fail_dead_worker(worker)
-            now = time.monotonic()
-            if stop_deadline is None and should_stop():
-                worker.stop_event.set()
-                stop_deadline = now + _STOP_GRACE_SECONDS
-            elif stop_deadline is not None and now > stop_deadline:
-                self._replace_worker(worker)
-                raise JobInterrupted("stopped (the worker did not reach the end of its step in time)")
-            if job_deadline is not None and now > job_deadline:
-                self._replace_worker(worker)
-                raise EngineError(f"generation took longer than the route's limit of {timeout:.0f} s")
 
-    def _fail_dead_worker(self, worker: _Worker) -> None:
-        worker.process.join(timeout=5)
-        description = _exit_description(worker.process.exitcode)
-        self._replace_worker(worker)
-        raise EngineError(f"the {self.family.name} model worker {description} during generation; it is being restarted")
+        def on_progress(message: Progress) -> None:
+            nonlocal reported
+            # The decode after the last step still takes time: stay below 1 until the frames are out.
+            fraction = min(message.steps_done / plan.total_steps, 1.0) * 0.98
+            if fraction > reported:
+                reported = fraction
+                progress(fraction)
+
+        try:
+            done = self._worker.run(job, on_progress, should_stop)
+        except WorkerStopped as stopped:
+            raise JobInterrupted(str(stopped)) from None
+        except WorkerFailed as failure:
+            raise EngineError(_engine_message(failure)) from None
+        progress(1.0)
+        return self._collect(done, plan)
 
     def _collect(self, done: JobDone, plan: VideoPlan) -> GeneratedVideo:
         frames = np.load(done.frames_path, mmap_mode="r")
@@ -390,6 +219,10 @@ class DiffusersEngine:
             audio=audio,
             audio_sample_rate=done.audio_sample_rate if audio is not None else None,
         )
+
+
+def _engine_message(failure: WorkerFailed) -> str:
+    return str(failure).replace("the job took longer than the limit", "generation took longer than the route's limit")
 
 
 def _close_at_exit(engine_ref: weakref.ref[DiffusersEngine]) -> None:

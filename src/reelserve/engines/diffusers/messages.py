@@ -1,4 +1,5 @@
-"""What the engine and its worker process say to each other over their pipe (all picklable)."""
+"""The jobs the engine sends its resident worker process and the results it gets back (all picklable);
+the rest of their conversation is reelserve.resident.messages."""
 
 from __future__ import annotations
 
@@ -22,29 +23,6 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Shutdown:
-    pass
-
-
-@dataclass(frozen=True)
-class Ready:
-    device: str
-    dtype: str
-    load_seconds: float
-
-
-@dataclass(frozen=True)
-class LoadFailed:
-    message: str
-
-
-@dataclass(frozen=True)
-class Progress:
-    job_id: str
-    steps_done: int
-
-
-@dataclass(frozen=True)
 class JobDone:
     job_id: str
     frames_path: str
@@ -53,19 +31,3 @@ class JobDone:
     height: int
     audio_path: str | None
     audio_sample_rate: int | None
-
-
-@dataclass(frozen=True)
-class JobStopped:
-    job_id: str
-
-
-@dataclass(frozen=True)
-class JobFailed:
-    job_id: str
-    message: str
-    # The worker exits after a fatal failure (CUDA error, out of memory); the engine starts a new one.
-    fatal: bool
-
-
-WorkerMessage = Ready | LoadFailed | Progress | JobDone | JobStopped | JobFailed

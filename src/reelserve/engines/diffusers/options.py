@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from reelserve.engines.options import invalid_options
+
 from .families import FAMILIES
 
 
@@ -241,14 +243,7 @@ def parse_binding_options(options: dict[str, Any], base_dir: Path) -> BindingOpt
     try:
         parsed = BindingOptions.model_validate(options)
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            where = ".".join(str(part) for part in item["loc"]) or "options"
-            message = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "extra_forbidden":
-                message = "unknown option"
-            problems.append(f"{where}: {message}")
-        raise ValueError("invalid diffusers engine options: " + "; ".join(problems)) from None
+        raise ValueError(invalid_options("diffusers", error)) from None
     return parsed.model_copy(
         update={
             "weights": _resolve(parsed.weights, base_dir),

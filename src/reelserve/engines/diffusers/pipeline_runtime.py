@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from reelserve.resident import StopRequested
+
 from .families import FamilySpec, get_family
 from .families.adapter import FamilyAdapter, LoadSettings, SegmentInputs
 from .mapping import RouteSettings, VideoPlan
@@ -23,10 +25,6 @@ from .options import BindingOptions
 from .speedups import apply_speedups, reset_caches
 
 log = logging.getLogger("reelserve.engines.diffusers.worker")
-
-
-class StopRequested(Exception):
-    """Raised from the step callback when the engine asked the job to stop."""
 
 
 def _resolve_device(device: str) -> torch.device:
@@ -157,6 +155,19 @@ class PipelineRuntime:
         elif self.options.cpu_offload == "sequential":
             pipeline.enable_sequential_cpu_offload(device=self.device)
         self._active_pipeline = pipeline
+
+    # Failures, as the resident child reports them -----------------------------------------------------
+
+    @staticmethod
+    def load_failure(options: BindingOptions, error: BaseException) -> str:
+        message, _ = describe_failure(error, None)
+        return f"could not load the {options.family} pipeline from {options.weights}: " + message.removeprefix(
+            "generation failed: "
+        )
+
+    @staticmethod
+    def describe_failure(error: BaseException, job: Job | None) -> tuple[str, bool]:
+        return describe_failure(error, job.plan if job is not None else None)
 
     # Running ---------------------------------------------------------------------------------------
 

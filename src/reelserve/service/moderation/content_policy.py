@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from pydantic import BaseModel
 
 from reelserve.errors import ContentPolicyViolation
 from reelserve.service.moderation.image_classifier import ImageClassifier
@@ -31,7 +32,7 @@ class ContentPolicy:
             logger.warning("content policy blocked %s (rule %r)", match.param, match.rule)
             raise ContentPolicyViolation(match.message, param=match.param)
 
-    def check_params(self, params: object) -> None:
+    def check_params(self, params: BaseModel) -> None:
         """check_texts on a request's prompt, negative_prompt and multi_prompt segments."""
         self.check_texts(prompt_texts(params))
 

@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel
+
+from reelserve.catalog.params import field_or_none
 from reelserve.service.moderation import normalize
 from reelserve.service.moderation.default_rules import DEFAULT_PATTERNS, DEFAULT_TERMS, may_match_default_patterns
 
@@ -167,15 +170,15 @@ def _parse_plain_text(text: str) -> tuple[list[str], list[str], bool]:
     return terms, patterns, True
 
 
-def prompt_texts(params: object) -> dict[str, str]:
+def prompt_texts(params: BaseModel) -> dict[str, str]:
     """The texts of a request the policy checks, by parameter name: prompt, negative_prompt and
-    each multi_prompt segment's prompt. Reads attributes, so any parsed parameter model works."""
+    each multi_prompt segment's prompt, from any route's parsed parameters."""
     texts: dict[str, str] = {}
     for name in ("prompt", "negative_prompt"):
-        value = getattr(params, name, None)
+        value = field_or_none(params, name)
         if isinstance(value, str):
             texts[name] = value
-    for position, segment in enumerate(getattr(params, "multi_prompt", None) or []):
+    for position, segment in enumerate(field_or_none(params, "multi_prompt") or []):
         value = getattr(segment, "prompt", None)
         if isinstance(value, str):
             texts[f"multi_prompt[{position}].prompt"] = value
