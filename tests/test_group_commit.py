@@ -6,19 +6,22 @@ import asyncio
 import base64
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
-from sqlalchemy import event, func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from reelserve.errors import InsufficientBalance, RateLimited
+from reelserve.jobs import admission
+from reelserve.jobs.queue import JobQueue
+from reelserve.jobs.status import IN_FLIGHT
 from reelserve.service.jobs import NewJob
 from reelserve.service.keys import KeyInfo, KeyLimits
 from reelserve.service.views import PredictionView
 from reelserve.store import accounts as account_store
+from reelserve.store.database import after_commit
 from reelserve.store.tables import LedgerEntry, Prediction
 from tests.conftest import SEED_ROUTE, ServerFactory
 from tests.support.images import image_bytes
@@ -44,18 +47,22 @@ def job(prediction_id: str | None = None, with_image: bool = True) -> NewJob:
 
 
 @contextmanager
-def counted_commits(server: RunningServer) -> Iterator[list[int]]:
-    commits: list[int] = []
+def admitted_batches() -> Iterator[list[int]]:
+    """The number of jobs in each admission transaction that committed; the commits of the server's other
+    writers (its background work) are not counted."""
+    batches: list[int] = []
+    real_admit = admission.admit
 
-    def count(_connection: Any) -> None:
-        commits.append(1)
+    def admit(connection: Connection, queue: JobQueue, jobs: Sequence[admission.NewJobRow]) -> list[admission.Outcome]:
+        outcomes = real_admit(connection, queue, jobs)
+        after_commit(connection, lambda: batches.append(len(jobs)))
+        return outcomes
 
-    engine = server.runtime.database.engine
-    event.listen(engine, "commit", count)
+    admission.admit = admit  # type: ignore[assignment]
     try:
-        yield commits
+        yield batches
     finally:
-        event.remove(engine, "commit", count)
+        admission.admit = real_admit  # type: ignore[assignment]
 
 
 def accept_together(server: RunningServer, jobs: list[tuple[KeyInfo, NewJob]]) -> list[PredictionView | BaseException]:
@@ -76,9 +83,9 @@ def test_each_job_of_a_batch_is_judged_in_order_in_one_transaction(start_server:
     payer = customer(server, "0.252")  # two jobs
     capped = customer(server, "10", max_concurrency=1)
     batch = [(payer, job()), (capped, job()), (payer, job()), (capped, job()), (payer, job())]
-    with counted_commits(server) as commits:
+    with admitted_batches() as batches:
         outcomes = accept_together(server, batch)
-    assert len(commits) == 1
+    assert batches == [5]
 
     admitted = [0, 1, 2]
     assert all(isinstance(outcomes[i], PredictionView) for i in admitted)
@@ -105,9 +112,10 @@ def test_each_job_of_a_batch_is_judged_in_order_in_one_transaction(start_server:
             assert account is not None
             assert account.balance_micros == account_store.ledger_sum(session, key.account_id)
     with server.runtime.database.write() as connection:
-        assert account_store.in_flight(connection, payer.id) == account_store.counted_in_flight(connection, payer.id)
+        counted = account_store.counted_in_flight(connection, payer.id, IN_FLIGHT)
+        assert account_store.in_flight(connection, payer.id) == counted
         assert account_store.in_flight(connection, capped.id) == 1 == account_store.counted_in_flight(
-            connection, capped.id
+            connection, capped.id, IN_FLIGHT
         )
 
 
@@ -155,14 +163,14 @@ def test_jobs_arriving_while_a_batch_waits_for_the_database_form_the_next(
     holder.start()
     assert holding.wait(30)
     try:
-        with counted_commits(server) as commits:
+        with admitted_batches() as batches:
             first, second, waited = asyncio.run(two_turns())
     finally:
         release.set()
         holder.join()
     assert waited, "no job was admitted while another writer held the database"
     assert len(first) == 3 and len(second) == 4
-    assert len(commits) == 3, "the holder's transaction, then one per batch"
+    assert batches == [3, 4], "one transaction per batch"
     with server.runtime.database.session() as session:
         assert session.scalar(select(func.count()).select_from(Prediction)) == 7
 
