@@ -149,8 +149,12 @@ class WebhookSender:
         now = utcnow()
         # Past the hold, a delivery whose sender died mid-attempt is due again, for any process.
         hold = now + timedelta(seconds=self.timeout_seconds * 1.5 + 5)
+        with self.database.statement_read() as connection:
+            due = webhook_store.due(connection, now, free)
+        if not due:
+            return 0
         with self.database.write() as connection:
-            claimed = webhook_store.claim_due(connection, now, hold, free)
+            claimed = webhook_store.hold(connection, due, hold)
         for delivery in claimed:
             with self._lock:
                 self._sending += 1

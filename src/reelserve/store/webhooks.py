@@ -17,15 +17,22 @@ DELIVERED = "delivered"
 FAILED = "failed"
 
 
-def claim_due(connection: Connection, now: datetime, hold_until: datetime, limit: int) -> list[Any]:
-    """Up to `limit` deliveries due now, each held until `hold_until` so that no other process sends it meanwhile
-    (should this one die while sending, another sends it once the hold runs out)."""
-    due = connection.execute(
-        select(D.id, D.next_attempt_at)
-        .where(D.status == PENDING, D.next_attempt_at <= now)
-        .order_by(D.next_attempt_at)
-        .limit(limit)
-    ).all()
+def due(connection: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+    """Up to `limit` deliveries due now, oldest first, as (id, when it fell due) for `hold`."""
+    return [
+        (delivery_id, was_due)
+        for delivery_id, was_due in connection.execute(
+            select(D.id, D.next_attempt_at)
+            .where(D.status == PENDING, D.next_attempt_at <= now)
+            .order_by(D.next_attempt_at)
+            .limit(limit)
+        )
+    ]
+
+
+def hold(connection: Connection, due: list[tuple[str, datetime]], hold_until: datetime) -> list[Any]:
+    """Of the deliveries `due` found, those still due, each held until `hold_until` so that no other process sends
+    it meanwhile (should this one die while sending, another sends it once the hold runs out)."""
     claimed: list[str] = []
     for delivery_id, was_due in due:
         held = connection.execute(
