@@ -32,21 +32,12 @@ class PocketTTSRuntime(TransformersSpeechRuntime):
         self.model.to(self.device).eval()
         self.processor.audio_tokenizer.to(self.device)
 
-    @property
-    def rate(self) -> int:
-        return int(self.processor.feature_extractor.sampling_rate)
-
     def _speak(self, job: SpeakJob, samples: list[np.ndarray], stop: StopBetweenSteps) -> list[np.ndarray]:
         conversations = [
             [{"role": "user", "content": [{"type": "audio", "audio": sample}, {"type": "text", "text": text}]}]
             for text, sample in zip(job.texts, samples, strict=True)
         ]
-        inputs = self.processor.apply_chat_template(
-            conversations,
-            tokenize=True,
-            return_dict=True,
-            processor_kwargs={"sampling_rate": self.rate, "return_tensors": "pt", "padding": True},
-        ).to(self.device)
+        inputs = self.batch(conversations).to(self.device)
         budget = math.ceil(max(job.max_seconds) * self.model.config.frame_rate)
         # Pocket TTS takes no stopping criteria of ours: a stop is honoured before the batch starts.
         if stop.stop_requested():

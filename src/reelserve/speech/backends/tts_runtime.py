@@ -49,9 +49,10 @@ class StopBetweenSteps(StoppingCriteria):
 
 
 class TransformersSpeechRuntime(ABC):
-    """Base of the runtimes: subclasses load their model and speak a batch of lines in one pass."""
+    """Base of the runtimes: subclasses load their model and processor and speak a batch of lines in one pass."""
 
     model_title = "speech model"
+    processor: Any
 
     def __init__(self, options: SpeechOptions) -> None:
         self.options = options
@@ -81,9 +82,19 @@ class TransformersSpeechRuntime(ABC):
         """One wave per line of the job, at `rate`, each voice cloned from its sample."""
 
     @property
-    @abstractmethod
     def rate(self) -> int:
         """The model's sampling rate: the samples are resampled to it, the waves come out at it."""
+        return int(self.processor.feature_extractor.sampling_rate)
+
+    def batch(self, conversations: list[list[dict[str, Any]]]) -> Any:
+        """The processor's padded batch of chat conversations (one per line), with the samples at `rate`; the
+        caller moves it to its device."""
+        return self.processor.apply_chat_template(
+            conversations,
+            tokenize=True,
+            return_dict=True,
+            processor_kwargs={"sampling_rate": self.rate, "return_tensors": "pt", "padding": True},
+        )
 
     def sample(self, path: str) -> np.ndarray:
         signal, rate = read_wav_mono(Path(path))

@@ -24,21 +24,12 @@ class VibeVoiceRuntime(TransformersSpeechRuntime):
         self.model.to(self.device).eval()
         self.frames_per_second = self.rate / self.model.config.audio_config.hop_length
 
-    @property
-    def rate(self) -> int:
-        return int(self.processor.feature_extractor.sampling_rate)
-
     def _speak(self, job: SpeakJob, samples: list[np.ndarray], stop: StopBetweenSteps) -> list[np.ndarray]:
         conversations = [
             [{"role": "0", "content": [{"type": "text", "text": text}, {"type": "audio", "audio": sample}]}]
             for text, sample in zip(job.texts, samples, strict=True)
         ]
-        inputs = self.processor.apply_chat_template(
-            conversations,
-            tokenize=True,
-            return_dict=True,
-            processor_kwargs={"sampling_rate": self.rate, "return_tensors": "pt", "padding": True},
-        ).to(self.device, self.dtype)
+        inputs = self.batch(conversations).to(self.device, self.dtype)
         # One frame per hop, plus the begin and end of audio: a line may not outlast its window.
         budget = math.ceil(max(job.max_seconds) * self.frames_per_second) + 2
         audio = self.model.generate(
