@@ -25,6 +25,7 @@ from reelserve.client.waiting import (
     StreamUnavailable,
     Watch,
     prediction_of,
+    stream_broken,
     stream_unavailable,
 )
 
@@ -211,14 +212,8 @@ class AsyncClient:
                 update = prediction_of(event)
                 if update is not None:
                     yield update
-        except SSEError as exc:
-            if fallback:
-                raise StreamUnavailable from exc
-            raise ReelserveError(f"the server's stream is not an event stream: {exc}") from exc
-        except httpx.TransportError as exc:
-            if fallback:
-                raise StreamUnavailable from exc
-            raise error_from_transport(exc, str(response.url)) from exc
+        except (SSEError, httpx.TransportError) as exc:
+            raise stream_broken(exc, str(response.url), fallback) from exc
         finally:
             await response.aclose()
         if fallback:

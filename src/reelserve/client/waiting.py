@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 
 import httpx
-from httpx_sse import ServerSentEvent
+from httpx_sse import ServerSentEvent, SSEError
 
-from reelserve.client.errors import InvalidRequest, NotFound, ReelserveError, Timeout
+from reelserve.client.errors import InvalidRequest, NotFound, ReelserveError, Timeout, error_from_transport
 from reelserve.client.types import Prediction
 
 ProgressCallback = Callable[[Prediction], object]
@@ -25,6 +25,16 @@ def stream_unavailable(error: ReelserveError) -> bool:
     """A 404 or 405 from the stream endpoint: a server without it (or an unknown prediction, which polling
     then reports)."""
     return isinstance(error, NotFound) or (isinstance(error, InvalidRequest) and error.status_code == 405)
+
+
+def stream_broken(exc: SSEError | httpx.TransportError, url: str, fallback: bool) -> Exception:
+    """What to raise when an open event stream breaks: StreamUnavailable where the caller falls back to polling,
+    else the error in the client's terms."""
+    if fallback:
+        return StreamUnavailable()
+    if isinstance(exc, SSEError):
+        return ReelserveError(f"the server's stream is not an event stream: {exc}")
+    return error_from_transport(exc, url)
 
 
 def prediction_of(event: ServerSentEvent) -> Prediction | None:
