@@ -4,6 +4,10 @@ webhook), each with the prediction id; exported over OTLP/HTTP where an endpoint
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +28,7 @@ from tests.support.server import ServerThread
 from tests.support.webhook_receiver import WebhookReceiver
 
 IMAGE = base64.b64encode(image_bytes(640, 360)).decode()
+REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("validate", "admit", "job", "queue", "run", "encode", "store", "webhook")
 
 
@@ -133,3 +138,18 @@ def test_spans_exported_over_otlp(tmp_path: Path) -> None:
             assert service == "reelserve"
             names |= {span.name for scoped in resource.scope_spans for span in scoped.spans}
     assert "GET /api/v3/balance" in names, names
+
+
+def test_one_span_per_request_where_the_process_has_global_providers() -> None:
+    """FastAPI's own instrumentation would start wherever the process has global OpenTelemetry providers and add a
+    second server span and metrics per request; reelserve's spans are the only ones."""
+    finished = subprocess.run(
+        [sys.executable, "-m", "tests.support.global_otel_process"], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert finished.returncode == 0, finished.stderr
+    seen = json.loads(finished.stdout)
+    assert seen["status"] == 200
+    assert seen["own_spans"] == ["GET /api/v3/balance"]
+    assert seen["global_spans"] == []
+    assert seen["global_metrics"] == []

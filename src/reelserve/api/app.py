@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from pydantic.json_schema import models_json_schema
 
 from reelserve import __version__
@@ -45,6 +46,11 @@ from reelserve.config import Settings
 from reelserve.runtime import Runtime, build_runtime
 from reelserve.service.uploads import LARGEST_UPLOAD
 
+OWN_TELEMETRY_ONLY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""Requests are observed by api/observer.py (spans, metrics, access log). FastAPI's native OpenTelemetry, which
+starts itself wherever the process has a global provider (as under `opentelemetry-instrument`), would add a second
+server span and metric per request, and its check for a provider costs each request a few microseconds."""
+
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     if runtime is None:
@@ -67,6 +73,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=__version__,
         description="Self-hosted video generation behind the v3 predictions API.",
         lifespan=lifespan,
+        telemetry=OWN_TELEMETRY_ONLY,
     )
     app.state.runtime = runtime
     fetch_pool = FetchPool(runtime.settings.fetch_threads, runtime.settings.fetches_per_key)
