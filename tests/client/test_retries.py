@@ -7,15 +7,12 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from reelserve.client import AsyncClient, Client, ConnectionFailed, Prediction, RateLimited, ServerError
-from reelserve.client.errors import retry_after_seconds
 
 ROUTE = "kwaivgi/kling-v2.5-turbo-std/image-to-video"
 BASE = "http://v3.test"
@@ -129,13 +126,6 @@ def test_connection_errors_are_retried_where_safe() -> None:
         assert client.submit(ROUTE, {"prompt": "p"}).id == "p1", "a keyed submit may be sent again"
         assert client.cancel("p1").status == "cancelled", "a request that never left may be sent again"
     assert len(script.requests) == 4
-
-
-def test_retry_after_as_an_http_date() -> None:
-    moment = datetime.now(UTC) + timedelta(seconds=30)
-    response = httpx.Response(429, headers={"Retry-After": format_datetime(moment, usegmt=True)})
-    assert 25 <= (retry_after_seconds(response) or 0) <= 31
-    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"})) is None
 
 
 def sse(*predictions: dict[str, Any], comment: bool = True) -> bytes:

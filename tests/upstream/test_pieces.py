@@ -18,7 +18,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from reelserve.engines.base import EngineError
-from reelserve.engines.upstream.calls import retry_after_seconds
 from reelserve.engines.upstream.errors import Redactor
 from reelserve.net.provider_http import ForeignOrigin, ProviderHttp, ProviderUnreachable
 from reelserve.worker.encoded_output import check_encoded_video
@@ -106,14 +105,3 @@ def test_credentials_are_redacted_from_provider_text() -> None:
     redactor = Redactor(["sk-very-secret-1234"])
     assert redactor.clean("bad key Bearer sk-very-secret-1234 given") == "bad key Bearer [redacted] given"
     assert len(redactor.clean("x" * 5000)) == 300
-
-
-def test_retry_after_in_seconds_or_as_a_date() -> None:
-    from reelserve.net.provider_http import ProviderAnswer
-
-    def answer(value: str) -> ProviderAnswer:
-        return ProviderAnswer(429, {"retry-after": value}, b"", "http://x")
-
-    assert retry_after_seconds(answer("2")) == 2.0
-    assert retry_after_seconds(answer("Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0
-    assert retry_after_seconds(answer("soon")) is None

@@ -17,11 +17,11 @@ envelope, from the HTTP status).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from reelserve.net.retry_after import retry_after_seconds
 
 if TYPE_CHECKING:
     from reelserve.client.types import Prediction
@@ -132,26 +132,8 @@ def error_from_response(response: httpx.Response, body: Any = None) -> Reelserve
         "response": response,
     }
     if error_class is RateLimited:
-        return RateLimited(message, retry_after=retry_after_seconds(response), **details)
+        return RateLimited(message, retry_after=retry_after_seconds(response.headers.get("retry-after")), **details)
     return error_class(message, **details)
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Retry-After as seconds: a number, or an HTTP date."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def error_from_transport(exc: httpx.TransportError, url: str) -> ReelserveError:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from reelserve.client.calls import ApiCall
-from reelserve.client.errors import retry_after_seconds
+from reelserve.net.retry_after import retry_after_seconds
 
 # Errors raised before the request left this machine: sending it again cannot do anything twice.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -27,9 +27,9 @@ class RetryPolicy:
         """Seconds to wait before sending `call` again after this answer; None to keep the answer."""
         if response.status_code == 429:
             # Refused before any work was done: safe to repeat whatever the call.
-            return self._delay(attempt, retry_after_seconds(response))
+            return self._delay(attempt, retry_after_seconds(response.headers.get("retry-after")))
         if response.status_code >= 500 and call.idempotent:
-            return self._delay(attempt, retry_after_seconds(response))
+            return self._delay(attempt, retry_after_seconds(response.headers.get("retry-after")))
         return None
 
     def after_error(self, call: ApiCall, error: httpx.TransportError, attempt: int) -> float | None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from reelserve.engines.base import EngineTimedOut, JobInterrupted, StopCheck
 from reelserve.engines.upstream.errors import Redactor, UpstreamFailure
 from reelserve.net.provider_http import ForeignOrigin, ProviderAnswer, ProviderHttp, ProviderUnreachable
+from reelserve.net.retry_after import retry_after_seconds
 from reelserve.observe import metrics
 
 log = logging.getLogger(__name__)
@@ -19,21 +19,6 @@ log = logging.getLogger(__name__)
 FIRST_BACKOFF_SECONDS = 1.0
 LONGEST_BACKOFF_SECONDS = 30.0
 STOP_CHECK_SECONDS = 0.2
-
-
-def retry_after_seconds(answer: ProviderAnswer) -> float | None:
-    """The provider's Retry-After (seconds or an HTTP date), where it sent one."""
-    value = answer.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class ProviderCalls:
@@ -69,7 +54,7 @@ class ProviderCalls:
         while True:
             answer = self._once(method, path_or_url, extra_headers, kwargs)
             if self._retryable(answer):
-                wait = retry_after_seconds(answer)
+                wait = retry_after_seconds(answer.headers.get("retry-after"))
                 wait = backoff if wait is None else max(wait, 0.1)
                 if time.monotonic() + wait > self.deadline:
                     raise EngineTimedOut(

@@ -1,0 +1,25 @@
+"""Retry-After as an answer gives it (RFC 9110, section 10.2.3): a number of seconds, or an HTTP date.
+
+The standard library only: the client package, which depends on nothing of the server's, reads it too."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """The wait the header asks for, never negative; None where there is no header or it says neither."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # "-0000": UTC, though the sender did not say where it is
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
