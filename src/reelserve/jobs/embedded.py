@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
-from reelserve.engines.base import StopReason
 from reelserve.jobs import transitions
 from reelserve.jobs.queue import JobHandler, LostJob, QueuedJob
-from reelserve.jobs.watch import RunningJobs
+from reelserve.jobs.watch import WatchedConsumer
 from reelserve.store import driver_statements
 from reelserve.store.database import Database, after_commit
 from reelserve.store.tables import EmbeddedQueueEntry, utcnow
@@ -102,20 +101,15 @@ class EmbeddedQueue:
             self._queued.notify(count)
 
 
-class EmbeddedConsumer:
+class EmbeddedConsumer(WatchedConsumer):
     """`concurrency` threads taking jobs from the embedded queue and running each with the handler."""
 
     def __init__(
         self, queue: EmbeddedQueue, handler: JobHandler, queues: Sequence[str] | None, concurrency: int,
         worker_name: str,
     ) -> None:
+        super().__init__(queue.database, queue.lease, handler, queues, concurrency, worker_name)
         self.queue = queue
-        self.handler = handler
-        self.queues = list(queues) if queues is not None else None
-        self.concurrency = concurrency
-        self.worker_name = worker_name
-        self.jobs = RunningJobs(queue.database, queue.lease, worker_name)
-        self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -129,15 +123,11 @@ class EmbeddedConsumer:
             self._threads.append(thread)
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stopping.set()
-        self.jobs.stop_all(StopReason.SHUTDOWN)
+        self._stop_running_jobs()
         self.queue.wake_all()
         for thread in self._threads:
             thread.join(timeout)
         self.jobs.close()
-
-    def running(self) -> list[str]:
-        return self.jobs.ids()
 
     def alive(self) -> bool:
         """Whether its threads are taking jobs (readiness asks)."""
@@ -157,7 +147,7 @@ class EmbeddedConsumer:
 
     def _run(self, job: Any, worker_id: str) -> None:
         try:
-            self.jobs.run(job, worker_id, self.handler, self._stopping)
+            self._run_watched(job, worker_id)
         except Exception:
             log.exception("worker %s crashed on prediction %s", worker_id, job.id)
 

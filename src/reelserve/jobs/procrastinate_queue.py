@@ -31,11 +31,10 @@ from procrastinate.worker import Worker
 from sqlalchemy import Connection, bindparam, delete, select, text
 from sqlalchemy.engine import make_url
 
-from reelserve.engines.base import StopReason
 from reelserve.jobs import transitions
 from reelserve.jobs.queue import JobHandler, LostJob, QueuedJob
 from reelserve.jobs.status import Status
-from reelserve.jobs.watch import RunningJobs
+from reelserve.jobs.watch import WatchedConsumer
 from reelserve.store.database import Database
 from reelserve.store.tables import EmbeddedQueueEntry, utcnow
 
@@ -134,7 +133,7 @@ class ProcrastinateQueue:
         return ProcrastinateConsumer(self, handler, queues, concurrency, worker_name)
 
 
-class ProcrastinateConsumer:
+class ProcrastinateConsumer(WatchedConsumer):
     """procrastinate workers in a thread of their own (their event loop), running jobs in `concurrency` threads:
     one for the served queues, and one for the maintenance queue where periodic tasks run."""
 
@@ -142,13 +141,8 @@ class ProcrastinateConsumer:
         self, queue: ProcrastinateQueue, handler: JobHandler, queues: Sequence[str] | None, concurrency: int,
         worker_name: str,
     ) -> None:
+        super().__init__(queue.database, queue.lease, handler, queues, concurrency, worker_name)
         self.queue = queue
-        self.handler = handler
-        self.queues = list(queues) if queues is not None else None
-        self.concurrency = concurrency
-        self.worker_name = worker_name
-        self.jobs = RunningJobs(queue.database, queue.lease, worker_name)
-        self._stopping = threading.Event()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="reelserve-procrastinate", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -162,17 +156,13 @@ class ProcrastinateConsumer:
             raise RuntimeError(f"procrastinate's workers did not start: {self._failure}")
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stopping.set()
-        self.jobs.stop_all(StopReason.SHUTDOWN)
+        self._stop_running_jobs()
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the workers have stopped
                 loop.call_soon_threadsafe(self._stop_workers)
         self._thread.join(timeout)
         self.jobs.close()
-
-    def running(self) -> list[str]:
-        return self.jobs.ids()
 
     def alive(self) -> bool:
         """Whether its workers take jobs: started, not stopping, their thread running."""
@@ -243,7 +233,7 @@ class ProcrastinateConsumer:
             job = transitions.start(connection, prediction_id, worker_id, now + self.queue.lease, now)
         if job is None:
             return  # cancelled, deleted, or run by another worker already
-        self.jobs.run(job, worker_id, self.handler, self._stopping)
+        self._run_watched(job, worker_id)
 
 
 def _periodic_task(task: Callable[[], object]) -> Callable[[int], None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,3 +114,30 @@ class RunningJobs:
                 log.exception("watching running jobs failed; trying again")
             else:
                 metrics.worker_heartbeat(self.worker_name)
+
+
+class WatchedConsumer:
+    """What both queue backends' consumers share: the handler they run jobs with, the queues they serve (None: all),
+    how many jobs at once, and those jobs watched while they run."""
+
+    def __init__(
+        self, database: Database, lease: timedelta, handler: JobHandler, queues: Sequence[str] | None,
+        concurrency: int, worker_name: str,
+    ) -> None:
+        self.handler = handler
+        self.queues = list(queues) if queues is not None else None
+        self.concurrency = concurrency
+        self.worker_name = worker_name
+        self.jobs = RunningJobs(database, lease, worker_name)
+        self._stopping = threading.Event()
+
+    def running(self) -> list[str]:
+        return self.jobs.ids()
+
+    def _run_watched(self, job: Any, worker_id: str) -> None:
+        self.jobs.run(job, worker_id, self.handler, self._stopping)
+
+    def _stop_running_jobs(self) -> None:
+        """Takes no more jobs; those running go back to the queue at their engine's next step."""
+        self._stopping.set()
+        self.jobs.stop_all(StopReason.SHUTDOWN)
