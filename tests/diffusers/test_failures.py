@@ -11,6 +11,7 @@ import pytest
 
 from reelserve.engines.base import EngineError, JobInterrupted, Segment
 from reelserve.engines.diffusers import DiffusersEngine, create_engine
+from reelserve.jobs.status import FailureKind
 from tests.diffusers.conftest import binding
 from tests.diffusers.test_families import request
 
@@ -92,8 +93,9 @@ def test_a_killed_worker_fails_its_job_and_is_replaced(weights_copy: WeightsCopy
                 os.kill(first_pid, signal.SIGKILL)
                 kills.append(first_pid)
 
-        with pytest.raises(EngineError, match=r"killed by SIGKILL.*restarted"):
+        with pytest.raises(EngineError, match=r"killed by SIGKILL.*restarted") as killed:
             engine.generate(request(), kill_worker, lambda: False)
+        assert killed.value.kind == FailureKind.OOM  # SIGKILL: most often the kernel's out-of-memory killer
         video = engine.generate(request(), lambda _: None, lambda: False)
         assert video.frame_count == 9
         assert engine.worker_pid not in (None, first_pid)
@@ -107,8 +109,9 @@ def test_a_failing_pipeline_fails_the_job_and_the_worker_stays(weights_copy: Wei
         engine.wait_until_ready(timeout=120)
         pid = engine.worker_pid
         for _ in range(2):
-            with pytest.raises(EngineError, match="generation failed: "):
+            with pytest.raises(EngineError, match="generation failed: ") as failed:
                 engine.generate(request(), lambda _: None, lambda: False)
+            assert failed.value.kind == FailureKind.OTHER
         assert engine.worker_pid == pid
     finally:
         engine.close()

@@ -15,6 +15,7 @@ from reelserve.errors import InputError
 from reelserve.jobs import admission
 from reelserve.jobs.lifecycle import Lifecycle
 from reelserve.jobs.queue import PRIORITY_RETRY
+from reelserve.jobs.status import FailureKind
 from reelserve.jobs.transitions import Ended, JobResult
 from reelserve.store import predictions as prediction_store
 from tests.jobs.conftest import PRICE, Harness, Recorder
@@ -246,3 +247,4 @@ def test_each_end_is_told_to_the_listeners_once_as_its_row_says(harness: Harness
         )
         assert end.ended_at is not None and (end.started_at is None) == (row.started_at is None)
     assert [end.error for end in told[:2]] == ["cancelled before it started"] * 2
+    assert [end.failure for end in told] == [None, None, FailureKind.CRASH, FailureKind.TIMEOUT]

@@ -1,4 +1,5 @@
-"""Engine failures by kind, read from the messages reelserve's own code writes when a job fails."""
+"""Engine failures by kind, as the code that saw each failure names it; never read from the message, which may
+quote a provider's words."""
 
 from __future__ import annotations
 
@@ -7,41 +8,48 @@ import signal
 import pytest
 import torch
 
+from reelserve.engines.base import EngineError, EngineTimedOut
 from reelserve.engines.diffusers.pipeline_runtime import describe_failure
-from reelserve.observe.failures import failure_kind
-from reelserve.resident.parent import exit_description
+from reelserve.jobs.status import FailureKind
+from reelserve.resident.parent import exit_kind
 from reelserve.speech.backends.tts_runtime import TransformersSpeechRuntime
 
 speech_failure = TransformersSpeechRuntime.describe_failure
 
 
-def died(exitcode: int) -> str:
-    """What resident/parent.py says of a model worker that died during a job."""
-    return f"the diffusers-wan model worker {exit_description(exitcode)} during the job; it is being restarted"
-
-
-@pytest.mark.parametrize(("status", "error", "kind"), [
-    ("failed", describe_failure(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), None)[0],
-     "oom"),
-    ("failed", describe_failure(MemoryError("cannot allocate"), None)[0], "oom"),
-    ("failed", died(-signal.SIGKILL), "oom"),
-    ("failed", describe_failure(RuntimeError("CUDA error: an illegal memory access was encountered"), None)[0],
-     "cuda_error"),
-    ("failed", describe_failure(RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR"), None)[0], "cuda_error"),
-    ("failed", speech_failure(torch.OutOfMemoryError("CUDA out of memory"), None)[0], "oom"),
-    ("failed", speech_failure(RuntimeError("CUBLAS_STATUS_EXECUTION_FAILED when calling cublasGemmEx"), None)[0],
-     "cuda_error"),
-    ("failed", died(1), "crash"),
-    ("failed", died(-signal.SIGSEGV), "crash"),
-    ("failed", "internal error while generating the video (KeyError: 'frames')", "crash"),
-    ("failed", "the worker running this job stopped 3 times (server restart or crash); giving up", "crash"),
-    ("failed", "generation took longer than the route's limit of 600 s", "timeout"),
-    ("failed", "the v3 provider (kling) did not finish the job within 3 s", "timeout"),
-    ("failed", "the v3 provider kept answering HTTP 429 (too many requests) until the job's time limit", "timeout"),
-    ("timeout", "the job ran longer than its limit of 60 s and was stopped", "timeout"),
-    ("failed", describe_failure(ValueError("height must be divisible by 16"), None)[0], "other"),
-    ("failed", "the v3 provider failed the job: Task execution failed: out of capacity", "other"),
-    ("failed", None, "other"),
+@pytest.mark.parametrize(("described", "kind"), [
+    (describe_failure(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), None), FailureKind.OOM),
+    (describe_failure(MemoryError("cannot allocate"), None), FailureKind.OOM),
+    (describe_failure(RuntimeError("CUDA error: an illegal memory access was encountered"), None),
+     FailureKind.CUDA_ERROR),
+    (describe_failure(RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR"), None), FailureKind.CUDA_ERROR),
+    (describe_failure(ValueError("height must be divisible by 16"), None), FailureKind.OTHER),
+    (speech_failure(torch.OutOfMemoryError("CUDA out of memory"), None), FailureKind.OOM),
+    (speech_failure(MemoryError("cannot allocate"), None), FailureKind.OOM),
+    (speech_failure(RuntimeError("CUBLAS_STATUS_EXECUTION_FAILED when calling cublasGemmEx"), None),
+     FailureKind.CUDA_ERROR),
+    (speech_failure(ValueError("no voice"), None), FailureKind.OTHER),
 ])
-def test_failure_kinds(status: str, error: str | None, kind: str) -> None:
-    assert failure_kind(status, error) == kind
+def test_a_model_runtime_names_the_kind_of_its_failure(described: tuple[str, FailureKind], kind: FailureKind) -> None:
+    message, found = described
+    assert message and found == kind
+    assert found.replaces_worker == (kind in (FailureKind.OOM, FailureKind.CUDA_ERROR))
+
+
+@pytest.mark.parametrize(("exitcode", "kind"), [
+    (-signal.SIGKILL, FailureKind.OOM),
+    (-signal.SIGSEGV, FailureKind.CRASH),
+    (1, FailureKind.CRASH),
+    (None, FailureKind.CRASH),
+])
+def test_a_model_worker_that_died(exitcode: int | None, kind: FailureKind) -> None:
+    assert exit_kind(exitcode) == kind
+
+
+def test_an_engine_failure_is_other_whatever_its_message_quotes() -> None:
+    quoting = EngineError("the v3 provider failed the job: CUDA out of memory (took longer than 600 s)")
+    assert quoting.kind == FailureKind.OTHER
+    assert EngineTimedOut("the v3 provider did not finish the job within 3 s").kind == FailureKind.TIMEOUT
+    assert EngineError("a CUDA error stopped the generation", kind=FailureKind.CUDA_ERROR).kind == (
+        FailureKind.CUDA_ERROR
+    )

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from reelserve.jobs.status import FailureKind
 from reelserve.speech.script import Script
 
 
@@ -157,11 +158,20 @@ class JobInterrupted(Exception):
 
 
 class EngineError(Exception):
-    """A failure whose message a user can act on; the job ends failed with this message."""
+    """A failure whose message a user can act on; the job ends failed with this message, counted by its kind."""
+
+    kind = FailureKind.OTHER
+
+    def __init__(self, *args: object, kind: FailureKind | None = None) -> None:
+        super().__init__(*args)
+        if kind is not None:
+            self.kind = kind
 
 
 class EngineTimedOut(EngineError):
     """The job ran past its time limit (a hosted provider never finished it)."""
+
+    kind = FailureKind.TIMEOUT
 
 
 class Engine(Protocol):

@@ -13,6 +13,7 @@ from typing import Any
 
 from reelserve.jobs import transitions
 from reelserve.jobs.queue import JobQueue
+from reelserve.jobs.status import FailureKind
 from reelserve.jobs.transitions import Ended, JobResult
 from reelserve.store.database import Database, after_commit
 from reelserve.store.tables import utcnow
@@ -42,9 +43,11 @@ class Lifecycle:
         with self.database.write() as connection:
             return self._told(connection, transitions.finish(connection, prediction_id, worker_id, result, utcnow()))
 
-    def fail(self, prediction_id: str, worker_id: str, error: str, inference_ms: int) -> Ended | None:
+    def fail(
+        self, prediction_id: str, worker_id: str, error: str, inference_ms: int, kind: FailureKind
+    ) -> Ended | None:
         with self.database.write() as connection:
-            ended = transitions.fail(connection, prediction_id, worker_id, error, inference_ms, utcnow())
+            ended = transitions.fail(connection, prediction_id, worker_id, error, inference_ms, kind, utcnow())
             return self._told(connection, ended)
 
     def stopped_for_cancel(self, prediction_id: str, worker_id: str) -> Ended | None:

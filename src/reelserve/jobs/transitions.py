@@ -24,7 +24,7 @@ from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from reelserve.errors import InputError, NotFound
 from reelserve.jobs.queue import PRIORITY_RETRY, JobQueue, LostJob, QueuedJob
-from reelserve.jobs.status import ENDED, Status
+from reelserve.jobs.status import ENDED, FailureKind, Status
 from reelserve.store import accounts
 from reelserve.store.tables import ApiKey, Prediction, Voice, WebhookDelivery
 
@@ -60,6 +60,8 @@ class Ended:
     ended_at: datetime | None = None
     refunded_micros: int = 0
     """What the job's end gave back to its account."""
+    failure: FailureKind | None = None
+    """Why a job that ended failed or timeout did, as the code that ended it knew."""
 
     @classmethod
     def of(cls, row: Any, status: Status | None = None, ended_at: datetime | None = None) -> Ended:
@@ -112,12 +114,13 @@ def finish(
 
 
 def fail(
-    connection: Connection, prediction_id: str, worker_id: str, error: str, inference_ms: int, now: datetime
+    connection: Connection, prediction_id: str, worker_id: str, error: str, inference_ms: int, kind: FailureKind,
+    now: datetime,
 ) -> Ended | None:
     row = _held(connection, prediction_id, worker_id)
     if row is None:
         return None
-    return _end(connection, row, Status.FAILED, now, error=error, inference_ms=inference_ms)
+    return _end(connection, row, Status.FAILED, now, error=error, inference_ms=inference_ms, failure=kind)
 
 
 def stopped_for_cancel(connection: Connection, prediction_id: str, worker_id: str, now: datetime) -> Ended | None:
@@ -135,7 +138,7 @@ def expire(connection: Connection, prediction_id: str, worker_id: str | None, no
     if row is None or row.status != Status.PROCESSING or (worker_id is not None and row.worker_id != worker_id):
         return None
     message = f"the job ran longer than its limit of {row.max_run_seconds} s and was stopped"
-    return _end(connection, row, Status.TIMEOUT, now, error=message)
+    return _end(connection, row, Status.TIMEOUT, now, error=message, failure=FailureKind.TIMEOUT)
 
 
 def requeue(
@@ -288,7 +291,7 @@ def recover_lost(
         row = current[job.prediction_id]
         if row.cancel_requested_at is None and row.attempts >= max_attempts:
             message = f"the worker running this job stopped {row.attempts} times (server restart or crash); giving up"
-            recovery.ended.append(_end(connection, row, Status.FAILED, now, error=message))
+            recovery.ended.append(_end(connection, row, Status.FAILED, now, error=message, failure=FailureKind.CRASH))
             continue
         requeued = requeue(connection, queue, row.id, row.worker_id, count_attempt=True, now=now)
         if isinstance(requeued, Ended):
@@ -366,7 +369,7 @@ def _cancelled_message(row: Any) -> str:
 
 def _end(
     connection: Connection, row: Any, status: Status, now: datetime, error: str | None = None,
-    result: JobResult | None = None, inference_ms: int | None = None,
+    result: JobResult | None = None, inference_ms: int | None = None, failure: FailureKind | None = None,
 ) -> Ended:
     values: dict[str, Any] = {
         "status": status, "error": error, "completed_at": now, "lease_expires_at": None,
@@ -395,4 +398,4 @@ def _end(
                 "delivered_at": None,
             },
         )
-    return replace(Ended.of(row, status, ended_at=now), error=error)
+    return replace(Ended.of(row, status, ended_at=now), error=error, failure=failure)

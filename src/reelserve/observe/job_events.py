@@ -22,8 +22,8 @@ from reelserve.errors import (
     RateLimited,
     ReelserveError,
 )
+from reelserve.jobs.status import FailureKind
 from reelserve.observe import context, metrics, tracing
-from reelserve.observe.failures import failure_kind
 
 log = logging.getLogger("reelserve.jobs")
 
@@ -44,6 +44,7 @@ class EndedJob(Protocol):
     started_at: datetime | None
     ended_at: datetime | None
     refunded_micros: int
+    failure: FailureKind | None
 
 
 def accepted(prediction_id: str, route: str, queue: str, key_id: str, price_micros: int) -> None:
@@ -125,7 +126,7 @@ def ended(job: EndedJob) -> None:
             metrics.RUN_TIME.labels(route, queue).observe(run_seconds)
     kind = None
     if status in ("failed", "timeout"):
-        kind = failure_kind(status, job.error)
+        kind = job.failure or (FailureKind.TIMEOUT if status == "timeout" else FailureKind.OTHER)
         if counted:
             metrics.ENGINE_FAILURES.labels(route, queue, kind).inc()
     if job.refunded_micros and counted:

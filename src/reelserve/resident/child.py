@@ -3,8 +3,8 @@
 The runtime is a class named "package.module:Class", imported here after the offline environment is set.
 It is built with the parent's options and has: `load() -> float` (seconds), `device` and `dtype`,
 `run(job, on_step, stop_requested)` returning the result to send back (raising StopRequested when
-`stop_requested()` says so), and the class methods `load_failure(options, error) -> str` and
-`describe_failure(error, job) -> (message, fatal)`.
+`stop_requested()` says so), and the class methods `load_failure(options, error) -> (message, FailureKind)` and
+`describe_failure(error, job) -> (message, FailureKind)`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from typing import Any
+
+from reelserve.jobs.status import FailureKind
 
 from .messages import JobFailed, JobStopped, LoadFailed, Progress, Ready, Shutdown
 
@@ -52,10 +54,10 @@ def child_main(connection: Connection, stop_event: Event, runtime_path: str, opt
     except BaseException as error:
         traceback.print_exc()
         try:
-            message = runtime_type.load_failure(options, error)
+            message, kind = runtime_type.load_failure(options, error)
         except Exception:
-            message = f"could not load the model: {type(error).__name__}: {error}"
-        connection.send(LoadFailed(message))
+            message, kind = f"could not load the model: {type(error).__name__}: {error}", FailureKind.OTHER
+        connection.send(LoadFailed(message, kind))
         return
     connection.send(Ready(device=str(runtime.device), dtype=str(runtime.dtype), load_seconds=load_seconds))
 
@@ -78,9 +80,9 @@ def child_main(connection: Connection, stop_event: Event, runtime_path: str, opt
             continue
         except Exception as error:
             traceback.print_exc()
-            description, fatal = runtime_type.describe_failure(error, job)
-            connection.send(JobFailed(job.job_id, description, fatal))
-            if fatal:
+            description, kind = runtime_type.describe_failure(error, job)
+            connection.send(JobFailed(job.job_id, description, kind))
+            if kind.replaces_worker:
                 connection.close()
                 os._exit(EXIT_AFTER_FATAL_ERROR)
             continue

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reelserve.jobs.status import FailureKind
+
 
 @dataclass(frozen=True)
 class Shutdown:
@@ -23,6 +25,7 @@ class Ready:
 @dataclass(frozen=True)
 class LoadFailed:
     message: str
+    kind: FailureKind
 
 
 @dataclass(frozen=True)
@@ -40,5 +43,5 @@ class JobStopped:
 class JobFailed:
     job_id: str
     message: str
-    # The child exits after a fatal failure (CUDA error, out of memory); the parent starts a new one.
-    fatal: bool
+    kind: FailureKind
+    """After an out-of-memory or a CUDA error (`kind.replaces_worker`) the child exits; the parent starts a new one."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from reelserve.jobs.status import FailureKind
+
 from .child import EXIT_AFTER_FATAL_ERROR, child_main
 from .messages import JobFailed, JobStopped, LoadFailed, Progress, Ready, Shutdown
 
@@ -28,6 +30,10 @@ _STOP_GRACE_SECONDS = 300.0
 
 class WorkerFailed(Exception):
     """The job failed (the message says why), or the child could not load, died or ran out of time."""
+
+    def __init__(self, message: str, kind: FailureKind = FailureKind.OTHER) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class WorkerStopped(Exception):
@@ -69,6 +75,11 @@ def exit_description(exitcode: int | None) -> str:
         hint = " (often the system's out-of-memory killer)" if exitcode == -signal.SIGKILL else ""
         return f"was killed by {name}{hint}"
     return f"exited with status {exitcode}"
+
+
+def exit_kind(exitcode: int | None) -> FailureKind:
+    """A child that died: killed by SIGKILL, most often by the kernel's out-of-memory killer; else a crash."""
+    return FailureKind.OOM if exitcode == -signal.SIGKILL else FailureKind.CRASH
 
 
 class ResidentWorker:
@@ -176,7 +187,7 @@ class ResidentWorker:
     def _ready_child(self, should_stop: Callable[[], bool], timeout: float | None) -> _Child:
         with self._state_lock:
             if self._closed or not self._started:
-                raise WorkerFailed(f"the {self.label} worker is not started")
+                raise WorkerFailed(f"the {self.label} worker is not started", FailureKind.OTHER)
             idle = self._child
             if idle is not None and idle.ready is not None and not idle.process.is_alive():
                 log.warning("the %s worker %s while idle; starting a new one", self.label,
@@ -199,13 +210,16 @@ class ResidentWorker:
                     return child
                 self._retire_after_load_failure(child)
                 if isinstance(message, LoadFailed):
-                    raise WorkerFailed(message.message)
-                raise WorkerFailed(f"the {self.label} worker {exit_description(child.process.exitcode)} while loading")
+                    raise WorkerFailed(message.message, message.kind)
+                exitcode = child.process.exitcode
+                raise WorkerFailed(
+                    f"the {self.label} worker {exit_description(exitcode)} while loading", exit_kind(exitcode)
+                )
             if should_stop():
                 raise WorkerStopped("stopped while the model was loading")
             if deadline is not None and time.monotonic() > deadline:
                 self._retire_after_load_failure(child)
-                raise WorkerFailed(f"the {self.label} model did not load within {timeout:.0f} s")
+                raise WorkerFailed(f"the {self.label} model did not load within {timeout:.0f} s", FailureKind.TIMEOUT)
 
     def _retire_after_load_failure(self, child: _Child) -> None:
         # The next job starts a new child and tries loading again (the weights may have been fixed).
@@ -228,9 +242,9 @@ class ResidentWorker:
                 elif isinstance(message, JobStopped):
                     raise WorkerStopped(f"stopped between {self.steps}")
                 elif isinstance(message, JobFailed):
-                    if message.fatal:
+                    if message.kind.replaces_worker:
                         self._replace(child)
-                    raise WorkerFailed(message.message)
+                    raise WorkerFailed(message.message, message.kind)
                 elif message is not None and getattr(message, "job_id", None) == job_id:
                     return message
                 else:
@@ -246,13 +260,16 @@ class ResidentWorker:
                 raise WorkerStopped("stopped (the worker did not reach the end of its step in time)")
             if job_deadline is not None and now > job_deadline:
                 self._replace(child)
-                raise WorkerFailed(f"the job took longer than the limit of {timeout:.0f} s")
+                raise WorkerFailed(f"the job took longer than the limit of {timeout:.0f} s", FailureKind.TIMEOUT)
 
     def _fail_dead_child(self, child: _Child) -> None:
         child.process.join(timeout=5)
-        description = exit_description(child.process.exitcode)
+        exitcode = child.process.exitcode
         self._replace(child)
-        raise WorkerFailed(f"the {self.label} model worker {description} during the job; it is being restarted")
+        raise WorkerFailed(
+            f"the {self.label} model worker {exit_description(exitcode)} during the job; it is being restarted",
+            exit_kind(exitcode),
+        )
 
 
 def _close_at_exit(worker_ref: weakref.ref[ResidentWorker]) -> None:

@@ -20,7 +20,7 @@ from PIL import Image
 from reelserve.engines.base import EncodedVideo, Engine, EngineError, JobInterrupted, StopReason, StopToken
 from reelserve.errors import ContentPolicyViolation, InputError
 from reelserve.jobs.lifecycle import Lifecycle
-from reelserve.jobs.status import Status
+from reelserve.jobs.status import FailureKind, Status
 from reelserve.jobs.transitions import Ended, JobResult
 from reelserve.media.image import ImageRules, decode_image
 from reelserve.media.posters import poster_jpeg
@@ -87,12 +87,14 @@ class JobRunner:
             result = self._produce(job, token, scratch, started)
         except JobInterrupted:
             return self._stopped(job, worker_id, token)
-        except (EngineError, InputError, ContentPolicyViolation) as exc:
-            return self.lifecycle.fail(job.id, worker_id, str(exc), _elapsed_ms(started))
+        except EngineError as exc:
+            return self.lifecycle.fail(job.id, worker_id, str(exc), _elapsed_ms(started), exc.kind)
+        except (InputError, ContentPolicyViolation) as exc:
+            return self.lifecycle.fail(job.id, worker_id, str(exc), _elapsed_ms(started), FailureKind.OTHER)
         except Exception as exc:
             log.exception("prediction %s failed", job.id)
             message = f"internal error while generating the video ({type(exc).__name__}: {exc})"
-            return self.lifecycle.fail(job.id, worker_id, message, _elapsed_ms(started))
+            return self.lifecycle.fail(job.id, worker_id, message, _elapsed_ms(started), FailureKind.CRASH)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         ended = self.lifecycle.finish(job.id, worker_id, result)

@@ -29,5 +29,5 @@ def speak_over(
     except SpeechInterrupted as stopped:
         raise JobInterrupted(str(stopped)) from None
     except SpeechError as failure:
-        raise EngineError(f"speaking the lines failed: {failure}") from None
+        raise EngineError(f"speaking the lines failed: {failure}", kind=failure.kind) from None
     return dataclasses.replace(video, audio=track.samples, audio_sample_rate=track.rate)

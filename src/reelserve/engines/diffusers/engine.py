@@ -108,7 +108,7 @@ class DiffusersEngine:
         try:
             self._worker.wait_until_ready(timeout)
         except WorkerFailed as failure:
-            raise EngineError(_engine_message(failure)) from None
+            raise EngineError(_engine_message(failure), kind=failure.kind) from None
 
     @property
     def worker_pid(self) -> int | None:
@@ -198,7 +198,7 @@ class DiffusersEngine:
         except WorkerStopped as stopped:
             raise JobInterrupted(str(stopped)) from None
         except WorkerFailed as failure:
-            raise EngineError(_engine_message(failure)) from None
+            raise EngineError(_engine_message(failure), kind=failure.kind) from None
         progress(1.0)
         return self._collect(done, plan)
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from reelserve.jobs.status import FailureKind
 from reelserve.resident import StopRequested
 
 from .families import FamilySpec, get_family
@@ -159,14 +160,14 @@ class PipelineRuntime:
     # Failures, as the resident child reports them -----------------------------------------------------
 
     @staticmethod
-    def load_failure(options: BindingOptions, error: BaseException) -> str:
-        message, _ = describe_failure(error, None)
+    def load_failure(options: BindingOptions, error: BaseException) -> tuple[str, FailureKind]:
+        message, kind = describe_failure(error, None)
         return f"could not load the {options.family} pipeline from {options.weights}: " + message.removeprefix(
             "generation failed: "
-        )
+        ), kind
 
     @staticmethod
-    def describe_failure(error: BaseException, job: Job | None) -> tuple[str, bool]:
+    def describe_failure(error: BaseException, job: Job | None) -> tuple[str, FailureKind]:
         return describe_failure(error, job.plan if job is not None else None)
 
     # Running ---------------------------------------------------------------------------------------
@@ -263,8 +264,8 @@ class PipelineRuntime:
         return audio, sample_rate
 
 
-def describe_failure(error: BaseException, plan: VideoPlan | None) -> tuple[str, bool]:
-    """A message for the job's error, and whether the worker must be replaced (CUDA state is suspect)."""
+def describe_failure(error: BaseException, plan: VideoPlan | None) -> tuple[str, FailureKind]:
+    """A message for the job's error, and its kind (an out-of-memory or a CUDA error replaces the worker)."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     text = text[:300]
     if isinstance(error, torch.OutOfMemoryError) or "out of memory" in text.lower():
@@ -272,11 +273,11 @@ def describe_failure(error: BaseException, plan: VideoPlan | None) -> tuple[str,
         return (
             f"the GPU ran out of memory generating this video{size}; the model worker restarts "
             f"(a shorter duration, smaller sizes, cpu_offload or vae_tiling in the binding would fit) [{text}]",
-            True,
+            FailureKind.OOM,
         )
     if isinstance(error, MemoryError):
-        return f"the worker ran out of host memory: {text}", True
+        return f"the worker ran out of host memory: {text}", FailureKind.OOM
     cuda_markers = ("CUDA", "cuDNN", "CUBLAS", "cublas", "NCCL", "device-side assert", "illegal memory access")
     if any(marker in text for marker in cuda_markers):
-        return f"a CUDA error stopped the generation; the model worker restarts [{text}]", True
-    return f"generation failed: {type(error).__name__}: {text}", False
+        return f"a CUDA error stopped the generation; the model worker restarts [{text}]", FailureKind.CUDA_ERROR
+    return f"generation failed: {type(error).__name__}: {text}", FailureKind.OTHER

@@ -9,11 +9,17 @@ from typing import Protocol
 
 import numpy as np
 
+from reelserve.jobs.status import FailureKind
+
 StopCheck = Callable[[], bool]
 
 
 class SpeechError(Exception):
-    """A failure a user or an operator can act on; the job ends failed with this message."""
+    """A failure a user or an operator can act on; the job ends failed with this message, counted by its kind."""
+
+    def __init__(self, *args: object, kind: FailureKind = FailureKind.OTHER) -> None:
+        super().__init__(*args)
+        self.kind = kind
 
 
 class SpeechInterrupted(Exception):

@@ -56,7 +56,7 @@ class ResidentSpeechBackend:
         try:
             self._worker.wait_until_ready(timeout)
         except WorkerFailed as failure:
-            raise SpeechError(str(failure)) from None
+            raise SpeechError(str(failure), kind=failure.kind) from None
 
     @property
     def worker_pid(self) -> int | None:
@@ -74,7 +74,7 @@ class ResidentSpeechBackend:
         except WorkerStopped as stopped:
             raise SpeechInterrupted(str(stopped)) from None
         except WorkerFailed as failure:
-            raise SpeechError(str(failure)) from None
+            raise SpeechError(str(failure), kind=failure.kind) from None
         return [resample_mono(wave, done.rate, SAMPLE_RATE) for wave in done.waves]
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from transformers import StoppingCriteria
 
+from reelserve.jobs.status import FailureKind
 from reelserve.media.resample import resample_mono
 from reelserve.resident import StopRequested
 from reelserve.speech.backends.tts_messages import SpeakDone, SpeakJob
@@ -101,21 +102,21 @@ class TransformersSpeechRuntime(ABC):
         return resample_mono(signal, rate, self.rate)
 
     @classmethod
-    def load_failure(cls, options: SpeechOptions, error: BaseException) -> str:
-        message, _ = cls.describe_failure(error, None)
+    def load_failure(cls, options: SpeechOptions, error: BaseException) -> tuple[str, FailureKind]:
+        message, kind = cls.describe_failure(error, None)
         return f"could not load the {options.backend} speech model from {options.weights}: " + message.removeprefix(
             "speech generation failed: "
-        )
+        ), kind
 
     @staticmethod
-    def describe_failure(error: BaseException, job: Any) -> tuple[str, bool]:
+    def describe_failure(error: BaseException, job: Any) -> tuple[str, FailureKind]:
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         text = text[:300]
         if isinstance(error, torch.OutOfMemoryError) or "out of memory" in text.lower():
-            return f"the GPU ran out of memory speaking the lines; the speech worker restarts [{text}]", True
+            return f"the GPU ran out of memory speaking the lines; the speech worker restarts [{text}]", FailureKind.OOM
         if isinstance(error, MemoryError):
-            return f"the speech worker ran out of host memory: {text}", True
+            return f"the speech worker ran out of host memory: {text}", FailureKind.OOM
         cuda_markers = ("CUDA", "cuDNN", "CUBLAS", "cublas", "device-side assert", "illegal memory access")
         if any(marker in text for marker in cuda_markers):
-            return f"a CUDA error stopped the speech; the speech worker restarts [{text}]", True
-        return f"speech generation failed: {type(error).__name__}: {text}", False
+            return f"a CUDA error stopped the speech; the speech worker restarts [{text}]", FailureKind.CUDA_ERROR
+        return f"speech generation failed: {type(error).__name__}: {text}", FailureKind.OTHER
