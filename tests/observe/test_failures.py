@@ -4,6 +4,7 @@ quote a provider's words."""
 from __future__ import annotations
 
 import signal
+from typing import Any
 
 import pytest
 import torch
@@ -53,3 +54,16 @@ def test_an_engine_failure_is_other_whatever_its_message_quotes() -> None:
     assert EngineError("a CUDA error stopped the generation", kind=FailureKind.CUDA_ERROR).kind == (
         FailureKind.CUDA_ERROR
     )
+
+
+@pytest.mark.parametrize("describe", [describe_failure, speech_failure])
+def test_each_runtime_words_the_memory_it_ran_out_of(describe: Any) -> None:
+    gpu, gpu_kind = describe(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), None)
+    host, host_kind = describe(MemoryError("cannot allocate"), None)
+    nccl, nccl_kind = describe(RuntimeError("NCCL error in: all_reduce"), None)
+    assert "GPU ran out of memory" in gpu and gpu.endswith("[CUDA out of memory. Tried to allocate 2.00 GiB]")
+    assert "ran out of host memory: cannot allocate" in host
+    assert "a CUDA error stopped" in nccl
+    assert (gpu_kind, host_kind, nccl_kind) == (FailureKind.OOM, FailureKind.OOM, FailureKind.CUDA_ERROR)
+    long, _ = describe(ValueError("x" * 1000 + "\nsecond line"), None)
+    assert "x" * 300 in long and "x" * 301 not in long and "second line" not in long

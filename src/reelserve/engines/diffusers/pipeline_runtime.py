@@ -17,6 +17,7 @@ from PIL import Image, ImageOps
 
 from reelserve.jobs.status import FailureKind
 from reelserve.resident import StopRequested
+from reelserve.resident.failures import runtime_failure
 
 from .families import FamilySpec, get_family
 from .families.adapter import FamilyAdapter, LoadSettings, SegmentInputs
@@ -266,18 +267,17 @@ class PipelineRuntime:
 
 def describe_failure(error: BaseException, plan: VideoPlan | None) -> tuple[str, FailureKind]:
     """A message for the job's error, and its kind (an out-of-memory or a CUDA error replaces the worker)."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    text = text[:300]
-    if isinstance(error, torch.OutOfMemoryError) or "out of memory" in text.lower():
+    seen = runtime_failure(error)
+    text, kind = seen.text, seen.kind
+    if seen.in_host_memory:
+        return f"the worker ran out of host memory: {text}", kind
+    if kind == FailureKind.OOM:
         size = f" at {plan.width}x{plan.height}, {plan.frame_count} frames" if plan else ""
         return (
             f"the GPU ran out of memory generating this video{size}; the model worker restarts "
             f"(a shorter duration, smaller sizes, cpu_offload or vae_tiling in the binding would fit) [{text}]",
-            FailureKind.OOM,
+            kind,
         )
-    if isinstance(error, MemoryError):
-        return f"the worker ran out of host memory: {text}", FailureKind.OOM
-    cuda_markers = ("CUDA", "cuDNN", "CUBLAS", "cublas", "NCCL", "device-side assert", "illegal memory access")
-    if any(marker in text for marker in cuda_markers):
-        return f"a CUDA error stopped the generation; the model worker restarts [{text}]", FailureKind.CUDA_ERROR
-    return f"generation failed: {type(error).__name__}: {text}", FailureKind.OTHER
+    if kind == FailureKind.CUDA_ERROR:
+        return f"a CUDA error stopped the generation; the model worker restarts [{text}]", kind
+    return f"generation failed: {type(error).__name__}: {text}", kind

@@ -16,6 +16,7 @@ from transformers import StoppingCriteria
 from reelserve.jobs.status import FailureKind
 from reelserve.media.resample import resample_mono
 from reelserve.resident import StopRequested
+from reelserve.resident.failures import runtime_failure
 from reelserve.speech.backends.tts_messages import SpeakDone, SpeakJob
 from reelserve.speech.options import SpeechOptions
 from reelserve.speech.waves import read_wav_mono
@@ -110,13 +111,12 @@ class TransformersSpeechRuntime(ABC):
 
     @staticmethod
     def describe_failure(error: BaseException, job: Any) -> tuple[str, FailureKind]:
-        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        text = text[:300]
-        if isinstance(error, torch.OutOfMemoryError) or "out of memory" in text.lower():
-            return f"the GPU ran out of memory speaking the lines; the speech worker restarts [{text}]", FailureKind.OOM
-        if isinstance(error, MemoryError):
-            return f"the speech worker ran out of host memory: {text}", FailureKind.OOM
-        cuda_markers = ("CUDA", "cuDNN", "CUBLAS", "cublas", "device-side assert", "illegal memory access")
-        if any(marker in text for marker in cuda_markers):
-            return f"a CUDA error stopped the speech; the speech worker restarts [{text}]", FailureKind.CUDA_ERROR
-        return f"speech generation failed: {type(error).__name__}: {text}", FailureKind.OTHER
+        seen = runtime_failure(error)
+        text, kind = seen.text, seen.kind
+        if seen.in_host_memory:
+            return f"the speech worker ran out of host memory: {text}", kind
+        if kind == FailureKind.OOM:
+            return f"the GPU ran out of memory speaking the lines; the speech worker restarts [{text}]", kind
+        if kind == FailureKind.CUDA_ERROR:
+            return f"a CUDA error stopped the speech; the speech worker restarts [{text}]", kind
+        return f"speech generation failed: {type(error).__name__}: {text}", kind
