@@ -21,6 +21,9 @@ NOW = datetime(2026, 12, 4, 12, 0, 0, tzinfo=UTC)
     ("Fri, 04 Dec 2026 13:00:10 +0100", 10.0),
     ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
     ("soon", None),
+    ("inf", None),
+    ("nan", None),
+    ("1e999", None),
     ("", None),
     (None, None),
 ])

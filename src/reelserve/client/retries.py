@@ -25,10 +25,8 @@ class RetryPolicy:
 
     def after_response(self, call: ApiCall, response: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before sending `call` again after this answer; None to keep the answer."""
-        if response.status_code == 429:
-            # Refused before any work was done: safe to repeat whatever the call.
-            return self._delay(attempt, retry_after_seconds(response.headers.get("retry-after")))
-        if response.status_code >= 500 and call.idempotent:
+        # A 429 was refused before any work was done: safe to repeat whatever the call.
+        if response.status_code == 429 or (response.status_code >= 500 and call.idempotent):
             return self._delay(attempt, retry_after_seconds(response.headers.get("retry-after")))
         return None
 
