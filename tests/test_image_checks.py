@@ -224,11 +224,23 @@ def test_cmyk_jpeg_becomes_rgb() -> None:
     assert image.mode == "RGB" and red > 200 and green < 60 and blue < 60
 
 
+def camera_multi_picture_jpeg(width: int = 400, height: int = 400) -> bytes:
+    """What many phone cameras write (MPO): a JPEG with a second picture after it; Pillow opens it as "MPO"."""
+    frames = [Image.new("RGB", (width, height), (10, 200, 10)), Image.new("RGB", (width, height), (0, 0, 0))]
+    return encode(frames[0], "MPO", save_all=True, append_images=frames[1:])
+
+
 def test_camera_multi_picture_jpeg_is_read_as_jpeg() -> None:
-    frames = [Image.new("RGB", (400, 400), (10, 200, 10)), Image.new("RGB", (400, 400), (0, 0, 0))]
-    data = encode(frames[0], "MPO", save_all=True, append_images=frames[1:])
+    data = camera_multi_picture_jpeg()
     green = decode_image(data, RULES, param="image").getpixel((200, 200))
     assert all(abs(a - b) <= 8 for a, b in zip(green, (10, 200, 10), strict=True))  # type: ignore[arg-type]
+    # The submit's check, which opened it again by the name Pillow gave it, raised KeyError('MPO') here.
+    assert check_image(data, RULES, param="image").size == (400, 400)
+    assert check_image(data, ImageRules(formats=frozenset({"JPEG"})), param="image").size == (400, 400)
+    with pytest.raises(InputError, match="image is 400x400; each side must be at least 500 px"):
+        check_image(data, ImageRules(min_side=500), param="image")
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        check_image(data[: len(data) // 3], RULES, param="image")
 
 
 def test_content_decides_not_the_label() -> None:

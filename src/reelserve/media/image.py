@@ -80,15 +80,16 @@ def check_image(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
 def verify_opened(image: Image.Image, data: bytes, *, param: str) -> Image.Image:
     """check_image's integrity check of an image open_checked opened from `data`; the image to use after it."""
     try:
-        if image.format == "PNG":
+        image_format = _format_of(image)
+        if image_format == "PNG":
             image.verify()
             return Image.open(io.BytesIO(data), formats=["PNG"])
-        if image.format == "JPEG":
+        if image_format == "JPEG":
             checked = Image.open(io.BytesIO(data), formats=["JPEG"])
             checked.draft(checked.mode, (max(1, checked.width // 8), max(1, checked.height // 8)))
             checked.load()
         else:
-            Image.open(io.BytesIO(data), formats=[image.format or ""]).load()
+            Image.open(io.BytesIO(data), formats=[image_format]).load()
     except _DECODE_FAILURES as error:
         raise _corrupt(image, param, error) from None
     return image
@@ -125,7 +126,7 @@ def pixels_to_decode(data: bytes) -> int:
 
 def pixels_decoded_to_verify(image: Image.Image) -> int:
     """How many pixels verify_opened decodes for this opened image."""
-    if image.format in CHECKED_WITHOUT_DECODING:
+    if _format_of(image) in CHECKED_WITHOUT_DECODING:
         return 0
     width, height = image.size
     return width * height
@@ -227,6 +228,11 @@ def _check_dimensions(width: int, height: int, rules: ImageRules, param: str) ->
 
 def _ratio_text(ratio: float) -> str:
     return f"{ratio:.3g}:1" if ratio >= 1 else f"1:{1 / ratio:.3g}"
+
+
+def _format_of(image: Image.Image) -> str:
+    """The format an image was opened as: a camera's multi-picture JPEG (MPO) is a JPEG, its first picture shown."""
+    return "JPEG" if image.format == "MPO" else image.format or ""
 
 
 def _format_name(pillow_format: str | None) -> str:
