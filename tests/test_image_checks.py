@@ -14,7 +14,16 @@ import pytest
 from PIL import Image
 
 from reelserve.errors import InputError
-from reelserve.media.image import ImageRules, check_image, decode_image, decode_inline_image
+from reelserve.media.image import (
+    LIGHT_PIXELS,
+    ImageFacts,
+    ImageRules,
+    check_facts,
+    check_image,
+    decode_image,
+    decode_inline_image,
+    intact_facts,
+)
 from tests.support.timing import collector_paused
 
 RULES = ImageRules()
@@ -328,3 +337,50 @@ def test_inline_data_over_the_cap_is_refused_before_decoding() -> None:
     with pytest.raises(InputError, match=r"image data is larger than 3 MB"):
         decode_inline_image("data:image/png;base64," + too_long, param="image", max_bytes=3_000_000)
     assert len(decode_inline_image("A" * 4_000_000, param="image", max_bytes=3_000_000) or b"") == 3_000_000
+
+
+FACT_CASES = {
+    "intact": solid(640, 480),
+    "too small": solid(200, 200),
+    "too wide": solid(1000, 300, "JPEG"),
+    "too many pixels": png_declaring(9000, 6000),
+    "small once upright": _with_orientation(Image.new("RGB", (200, 400), GREY), "JPEG", 6),
+    "WebP": solid(400, 300, "WEBP"),
+    "over the byte limit": noise(400, 400, "PNG"),
+    "camera multi-picture JPEG": camera_multi_picture_jpeg(),
+}
+FACT_RULES = {
+    "default": RULES,
+    "few bytes": ImageRules(max_bytes=100_000),
+    "PNG only": ImageRules(formats=frozenset({"PNG"})),
+    "square only": ImageRules(min_aspect=1.0, max_aspect=1.0),
+}
+
+
+@pytest.mark.parametrize("rules_name", list(FACT_RULES))
+@pytest.mark.parametrize("case", list(FACT_CASES))
+def test_facts_found_on_arrival_are_judged_as_the_bytes_are(case: str, rules_name: str) -> None:
+    """What an upload's check keeps (intact_facts) refuses, under any rules, exactly what check_image refuses of
+    the bytes, in the same words."""
+    data, rules = FACT_CASES[case], FACT_RULES[rules_name]
+    facts = intact_facts(data, most_pixels_decoded=LIGHT_PIXELS)
+    assert facts is not None
+    try:
+        check_image(data, rules, param="image")
+    except InputError as by_bytes:
+        with pytest.raises(InputError) as by_facts:
+            check_facts(facts, rules, param="image")
+        assert (by_facts.value.message, by_facts.value.param) == (by_bytes.message, by_bytes.param)
+    else:
+        check_facts(facts, rules, param="image")
+
+
+def test_facts_are_kept_only_for_an_image_found_intact_at_a_bounded_cost() -> None:
+    assert intact_facts(solid(640, 480), most_pixels_decoded=LIGHT_PIXELS) == ImageFacts(
+        "PNG", 640, 480, len(solid(640, 480))
+    )
+    for damaged in (solid(640, 480)[:-100], noise(320, 320, "JPEG")[:-500], b"<html></html>", b""):
+        assert intact_facts(damaged, most_pixels_decoded=LIGHT_PIXELS) is None
+    # A WebP is checked by decoding it: one larger than the bound is left to the submit's check, elsewhere.
+    assert intact_facts(solid(400, 300, "WEBP"), most_pixels_decoded=400 * 300 - 1) is None
+    assert intact_facts(solid(400, 300, "WEBP"), most_pixels_decoded=400 * 300) is not None

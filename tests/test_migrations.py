@@ -67,3 +67,28 @@ def test_keys_get_their_jobs_in_flight_counted(backend: str, tmp_path: Path) -> 
                 assert account_store.in_flight(connection, key_id) == expected
                 assert account_store.counted_in_flight(connection, key_id, IN_FLIGHT) == expected
         database.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_uploads_made_before_their_facts_were_kept_have_none(backend: str, tmp_path: Path) -> None:
+    """A submit then reads and checks such an upload's file (tests/test_upload_facts.py)."""
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        database.migrate("0009")
+        with database.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO accounts (id, name, balance_micros, created_at) "
+                "VALUES ('acct_1', 'a', 0, CURRENT_TIMESTAMP)"))
+            connection.execute(text(
+                "INSERT INTO api_keys (id, name, account_id, key_hash, key_prefix, created_at) "
+                "VALUES ('key_1', 'k', 'acct_1', :hash, 'sk-k', CURRENT_TIMESTAMP)"), {"hash": "1" * 64})
+            connection.execute(text(
+                "INSERT INTO uploads (id, key_id, kind, filename, content_type, size, storage_key, status, "
+                "created_at, expires_at) VALUES ('u1', 'key_1', 'image', 'cat.png', 'image/png', 10, "
+                "'uploads/u1/cat.png', 'complete', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        database.migrate()
+        with database.engine.connect() as connection:
+            row = connection.execute(text(
+                "SELECT id, size, status, image_format, image_width, image_height FROM uploads")).one()
+        assert tuple(row) == ("u1", 10, "complete", None, None, None)
+        database.dispose()

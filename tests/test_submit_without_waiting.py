@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from PIL import Image
 
-from reelserve.service.inputs import LIGHT_IMAGE_BYTES, LIGHT_PIXELS
+from reelserve.media.image import LIGHT_PIXELS
+from reelserve.service.inputs import LIGHT_IMAGE_BYTES
 from tests.conftest import SEED_ROUTE, ServerFactory
 from tests.support.images import image_bytes
 from tests.support.server import RunningServer
@@ -52,6 +53,17 @@ def test_only_light_inputs_are_checked_on_the_event_loop(api_server: RunningServ
         key, SEED_ROUTE, {"prompt": "zoom in", "image": small}, webhook_url="http://127.0.0.1:9/hook"
     )
     assert draft.work.network
+
+
+def test_an_upload_checked_on_arrival_is_light_whatever_its_size(api_server: RunningServer) -> None:
+    """Its facts are judged without reading it (tests/test_upload_facts.py); one found damaged is read at submit."""
+    assert len(LARGE_PNG) > LIGHT_IMAGE_BYTES
+    for data, light in ((LARGE_PNG, True), (LARGE_PNG[:-100], False)):
+        uploaded = api_server.client.post(
+            "/api/v3/media/upload/binary", files={"file": ("big.png", data, "image/png")}
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        assert work_of(api_server, image=uploaded.json()["data"]["download_url"]) == (False, light)
 
 
 def test_a_submit_that_meets_another_writer_waits_off_the_event_loop(start_sqlite_server: ServerFactory) -> None:

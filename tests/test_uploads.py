@@ -127,7 +127,7 @@ def test_uploads_belong_to_their_key_and_expire(server: RunningServer) -> None:
 def test_a_job_keeps_its_uploaded_image_once_the_upload_is_gone(
     start_server: ServerFactory, size: tuple[int, int]
 ) -> None:
-    # A small image is submitted on the event loop, a large one (over 256 KiB) in the threadpool.
+    # An upload checked on arrival is submitted on the event loop whatever its size (over 256 KiB: large).
     image = image_bytes(*size)
     api_only = start_server(workers=0)
     url = upload_binary(api_only, image).json()["data"]["download_url"]

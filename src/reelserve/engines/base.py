@@ -3,7 +3,8 @@
 Engines know nothing of HTTP, keys, billing or storage. The worker hands an engine a
 `GenerationRequest` whose images are already decoded, oriented and flattened to RGB, and
 gets back either a `GeneratedVideo` whose frames the worker encodes to MP4, or an `EncodedVideo`
-(a hosted provider's MP4) that the worker checks and stores as it is.
+(a hosted provider's MP4) that the worker checks and stores as it is. At submit, `Engine.check`
+is given the same request with the images' facts (format, upright size) in place of their pixels.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from reelserve.jobs.status import FailureKind
+from reelserve.media.image import ImageFacts
 from reelserve.speech.script import Script
 
 
@@ -54,14 +56,18 @@ class Segment:
     duration: float
 
 
+ImageT = TypeVar("ImageT", Image.Image, ImageFacts)
+"""How a request holds its images: decoded (Image.Image) when it runs, as facts (ImageFacts) when it is checked."""
+
+
 @dataclass(frozen=True)
-class GenerationRequest:
+class GenerationRequest(Generic[ImageT]):
     prompt: str
     segments: list[Segment]
     duration: int
     aspect_ratio: str
-    image: Image.Image | None = None
-    end_image: Image.Image | None = None
+    image: ImageT | None = None
+    end_image: ImageT | None = None
     negative_prompt: str | None = None
     guidance_scale: float | None = None
     sound: bool = False
@@ -181,11 +187,11 @@ class Engine(Protocol):
     def start(self) -> None:
         """Load what the engine needs; raise EngineError naming what is missing."""
 
-    def check(self, request: GenerationRequest) -> None:
+    def check(self, request: GenerationRequest[ImageFacts]) -> None:
         """Refuse with InputError what this engine cannot honour; called at submit, before any charge."""
 
     def generate(
-        self, request: GenerationRequest, progress: ProgressCallback, should_stop: StopCheck
+        self, request: GenerationRequest[Image.Image], progress: ProgressCallback, should_stop: StopCheck
     ) -> GeneratedVideo | EncodedVideo: ...
 
     def close(self) -> None: ...

@@ -43,6 +43,19 @@ _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/_=-]")
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """What checking an image's bytes found: enough to apply ImageRules to it again without its bytes."""
+
+    format: str
+    """Pillow's name of the format (JPEG, PNG, WEBP)."""
+    width: int
+    height: int
+    """As shown upright, after its EXIF orientation (from the header)."""
+    size: int
+    """In bytes."""
+
+
+@dataclass(frozen=True)
 class ImageRules:
     min_side: int = 300
     max_bytes: int = 10_000_000
@@ -52,9 +65,18 @@ class ImageRules:
     formats: frozenset[str] = field(default_factory=lambda: frozenset({"JPEG", "PNG", "WEBP"}))
 
 
+LIGHT_PIXELS = 2_000_000
+"""The most pixels a check decodes in the thread that asks for it: some decoders (WebP's) hold Python's lock for the
+whole decode, which pauses every other thread of the process, the event loop's too."""
+
+
 def decode_image(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
     """The image in `data` as RGB, upright per its EXIF orientation, transparency flattened onto white."""
-    image = _opened_within_rules(data, rules, param)
+    return decode_opened(_opened_within_rules(data, rules, param), rules, param=param)
+
+
+def decode_opened(image: Image.Image, rules: ImageRules, *, param: str) -> Image.Image:
+    """decode_image of an image open_checked opened."""
     try:
         image.load()
         upright = ImageOps.exif_transpose(image)
@@ -110,6 +132,38 @@ def open_checked(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
     return _opened_within_rules(data, rules, param)
 
 
+def facts_of(image: Image.Image, size: int) -> ImageFacts:
+    """The facts of an image opened from `size` bytes (not decoded)."""
+    return ImageFacts(_format_of(image), *_upright_size(image), size)
+
+
+def check_facts(facts: ImageFacts, rules: ImageRules, *, param: str) -> None:
+    """Refuses, with check_image's words, what check_image refuses of an image whose bytes passed its integrity
+    check when `facts` were found (intact_facts)."""
+    _check_byte_size(facts.size, rules, param)
+    if facts.format not in rules.formats:
+        raise InputError(f"{param} is a {_format_name(facts.format)} image; use {_allowed_formats(rules)}", param)
+    _check_dimensions(facts.width, facts.height, rules, param)
+
+
+def intact_facts(data: bytes, *, most_pixels_decoded: int) -> ImageFacts | None:
+    """The facts of the image in `data` where the whole file passes check_image's integrity check (under no
+    rules but the formats this module names); None where it does not, or where that check would decode more than
+    `most_pixels_decoded` pixels."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=sorted(_FORMAT_NAMES))
+    except (*_DECODE_FAILURES, Image.DecompressionBombError):
+        return None
+    if pixels_decoded_to_verify(image) > most_pixels_decoded:
+        return None
+    facts = facts_of(image, len(data))
+    try:
+        verify_opened(image, data, param="file")
+    except InputError:
+        return None
+    return facts
+
+
 CHECKED_WITHOUT_DECODING = frozenset({"JPEG", "PNG"})
 """Formats check_image reads at a cost bounded by the file's bytes; others it decodes in full."""
 
@@ -135,13 +189,15 @@ def pixels_decoded_to_verify(image: Image.Image) -> int:
 def _opened_within_rules(data: bytes, rules: ImageRules, param: str) -> Image.Image:
     if not data:
         raise InputError(f"{param} is empty", param)
-    if len(data) > rules.max_bytes:
-        raise InputError(
-            f"{param} is {format_bytes(len(data))}; the limit is {format_bytes(rules.max_bytes)}", param
-        )
+    _check_byte_size(len(data), rules, param)
     image = _open(data, rules, param)
     _check_dimensions(*_upright_size(image), rules, param)
     return image
+
+
+def _check_byte_size(size: int, rules: ImageRules, param: str) -> None:
+    if size > rules.max_bytes:
+        raise InputError(f"{param} is {format_bytes(size)}; the limit is {format_bytes(rules.max_bytes)}", param)
 
 
 def _corrupt(image: Image.Image, param: str, error: BaseException) -> InputError:
@@ -170,9 +226,13 @@ def decode_inline_image(
     return _decode_base64(text, param, max_bytes, what=f"{param} is not an http(s) URL or a data: URI, and")
 
 
-def _open(data: bytes, rules: ImageRules, param: str) -> Image.Image:
+def _allowed_formats(rules: ImageRules) -> str:
     names = [_format_name(name) for name in sorted(rules.formats)]
-    allowed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _open(data: bytes, rules: ImageRules, param: str) -> Image.Image:
+    allowed = _allowed_formats(rules)
     try:
         return Image.open(io.BytesIO(data), formats=sorted(rules.formats))
     except Image.DecompressionBombError:

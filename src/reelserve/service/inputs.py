@@ -1,5 +1,8 @@
 """Turning the `image` (and end frame) a client sends into checked image bytes, in two steps: `locate` looks at
-what was sent and what it will cost to check (cheap, no network), `load` fetches and checks it."""
+what was sent and what it will cost to check (cheap, no network), `load` fetches and checks it.
+
+An upload of this server was checked when it arrived (service/uploads.py): where that check found it intact, its
+facts are judged by the rules again and its bytes stay in storage, unread, unless the pixels are wanted."""
 
 from __future__ import annotations
 
@@ -10,10 +13,14 @@ from PIL import Image
 
 from reelserve.errors import InputError
 from reelserve.media.image import (
+    LIGHT_PIXELS,
+    ImageFacts,
     ImageRules,
+    check_facts,
     check_verdict,
-    decode_image,
     decode_inline_image,
+    decode_opened,
+    facts_of,
     open_checked,
     pixels_decoded_to_verify,
     pixels_to_decode,
@@ -25,7 +32,6 @@ from reelserve.service.uploads import UploadService
 
 LIGHT_IMAGE_BYTES = 256 * 1024
 """An image up to this size, checked without decoding its pixels, costs at most about a millisecond."""
-LIGHT_PIXELS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,14 @@ class ImageSource:
     """Pixels a check decodes in full (0 for formats checked by their bytes)."""
     unread_text: str | None = None
     """Inline data too long to decode while locating: decoded by `load`."""
+    facts: ImageFacts | None = None
+    """What the check of an upload found when it arrived, where it found the upload intact."""
 
     @property
     def is_light(self) -> bool:
+        """Checking it costs about a millisecond at most, unless its pixels are wanted."""
+        if self.facts is not None:
+            return True
         return self.url is None and self.unread_text is None and self.size <= LIGHT_IMAGE_BYTES and (
             self.pixels <= LIGHT_PIXELS
         )
@@ -54,9 +65,12 @@ class ImageSource:
 
 @dataclass(frozen=True)
 class LoadedImage:
-    data: bytes
-    image: Image.Image
-    """Decoded to upright RGB when the caller asked for pixels; otherwise checked and opened, not decoded."""
+    facts: ImageFacts
+    data: bytes | None
+    """None for an upload checked when it arrived, whose bytes were not needed: they lie at `storage_key`."""
+    image: Image.Image | None
+    """Decoded to upright RGB when the caller asked for pixels; otherwise checked and opened, not decoded, or None
+    where `data` is."""
     storage_key: str | None = None
     """Where in storage these bytes already lie (an upload), if anywhere."""
 
@@ -85,12 +99,15 @@ class ImageLoader:
             return ImageSource(param, data=data, size=len(data), pixels=pixels_to_decode(data))
         upload = self.uploads.locate_issued(key, text, param)
         if upload is not None:
-            return ImageSource(param, upload_key=upload.storage_key, size=upload.size)
+            return ImageSource(param, upload_key=upload.storage_key, size=upload.size, facts=upload.image_facts)
         return ImageSource(param, url=text)
 
     def load(self, source: ImageSource, pixels: bool = False) -> LoadedImage:
         """The checked image; with `pixels`, decoded in full."""
         param = source.param
+        if source.facts is not None and not pixels:
+            check_facts(source.facts, self.rules, param=param)
+            return LoadedImage(source.facts, data=None, image=None, storage_key=source.upload_key)
         if source.unread_text is not None:
             data = decode_inline_image(source.unread_text, param=param)
             assert data is not None
@@ -101,14 +118,14 @@ class ImageLoader:
         else:
             assert source.url is not None
             data = fetch_url(source.url, self.policy, param=param).data
+        image = open_checked(data, self.rules, param=param)
+        facts = facts_of(image, len(data))
         if pixels:
-            image = decode_image(data, self.rules, param=param)
+            image = decode_opened(image, self.rules, param=param)
+        elif self.heavy_checks is not None and pixels_decoded_to_verify(image) > LIGHT_PIXELS:
+            refused = self.heavy_checks.submit(check_verdict, data, self.rules, param).result()
+            if refused is not None:
+                raise InputError(*refused)
         else:
-            image = open_checked(data, self.rules, param=param)
-            if self.heavy_checks is not None and pixels_decoded_to_verify(image) > LIGHT_PIXELS:
-                refused = self.heavy_checks.submit(check_verdict, data, self.rules, param).result()
-                if refused is not None:
-                    raise InputError(*refused)
-            else:
-                image = verify_opened(image, data, param=param)
-        return LoadedImage(data=data, image=image, storage_key=source.upload_key)
+            image = verify_opened(image, data, param=param)
+        return LoadedImage(facts, data=data, image=image, storage_key=source.upload_key)

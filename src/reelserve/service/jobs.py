@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from reelserve.errors import InsufficientBalance, RateLimited
+from reelserve.errors import InputError, InsufficientBalance, RateLimited
 from reelserve.jobs import admission
 from reelserve.jobs.queue import JobQueue
 from reelserve.observe import job_events
@@ -38,7 +38,8 @@ class NewJob:
     price_micros: int
     input_refs: dict[str, Any] | None = None
     input_sources: dict[str, str] = field(default_factory=dict)
-    """Storage keys where some of `input_files` already lie: those are linked, not written again."""
+    """Storage keys of inputs that already lie in storage (uploads): those are linked, not written again. Their
+    bytes may be in `input_files` too, or not (never read)."""
     queue: str = ""
     binding: str | None = None
     """Which of the route's engines runs it, where the route binds several."""
@@ -193,11 +194,9 @@ class JobIntake:
     def _stored_row(self, entry: _Entry) -> admission.NewJobRow:
         job, key = entry.job, entry.key
         inputs: dict[str, Any] = dict(job.input_refs or {})
-        for name, data in job.input_files.items():
+        for name in dict.fromkeys([*job.input_files, *job.input_sources]):
             target = inputs[name] = f"inputs/{job.prediction_id}-{name}"
-            source = job.input_sources.get(name)
-            if source is None or not self.storage.link(source, target):
-                self.storage.put_bytes(target, data)
+            self._put_input(job, name, target)
             entry.kept.append(target)
         return admission.NewJobRow(
             id=job.prediction_id, key_id=key.id, account_id=key.account_id, model=job.model, params=job.params,
@@ -207,6 +206,20 @@ class JobIntake:
             max_run_seconds=job.max_run_seconds, webhook_url=job.webhook_url, base_url=job.base_url,
             idempotency=job.idempotency,
         )
+
+    def _put_input(self, job: NewJob, name: str, target: str) -> None:
+        """Linked where it lies in storage already; else written from its bytes, or copied where they were never
+        read (a filesystem without hard links)."""
+        source = job.input_sources.get(name)
+        if source is not None and self.storage.link(source, target):
+            return
+        if name in job.input_files:
+            self.storage.put_bytes(target, job.input_files[name])
+            return
+        try:
+            self.storage.put_bytes(target, self.storage.read_bytes(job.input_sources[name]))
+        except FileNotFoundError:
+            raise InputError(f"{name}: this upload has expired or was never completed", param=name) from None
 
     def _remove_all_inputs(self, entries: Sequence[_Entry]) -> None:
         for entry in entries:

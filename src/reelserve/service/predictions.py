@@ -228,11 +228,14 @@ class PredictionService:
         loaded: dict[str, LoadedImage] = {}
         for field, source in draft.images.items():
             loaded[field] = self.images.load(source, pixels=draft.decode_pixels)
-            self.content_policy.check_input_image(loaded[field].image, param=field)
+            if draft.decode_pixels:
+                decoded = loaded[field].image
+                assert decoded is not None
+                self.content_policy.check_input_image(decoded, param=field)
         params, binding = draft.params, draft.binding
         stored = params.model_dump(mode="json", exclude={"enable_sync_mode"})
         for field, image in loaded.items():
-            stored[field] = _echo_of_image(stored[field], len(image.data))
+            stored[field] = _echo_of_image(stored[field], image.facts.size)
         stored["aspect_ratio"] = params.aspect_ratio or "16:9"
         stored["sound"] = effective_sound(params, draft.caps)
         stored["segments"] = segment_plan(params)
@@ -243,15 +246,15 @@ class PredictionService:
         binding.engine.check(
             generation_request(
                 stored,
-                loaded["image"].image if "image" in loaded else None,
-                loaded["end_image"].image if "end_image" in loaded else None,
+                loaded["image"].facts if "image" in loaded else None,
+                loaded["end_image"].facts if "end_image" in loaded else None,
             )
         )
         job = NewJob(
             prediction_id=new_prediction_id(),
             model=draft.route_id,
             params=stored,
-            input_files={field: image.data for field, image in loaded.items()},
+            input_files={field: image.data for field, image in loaded.items() if image.data is not None},
             input_sources={field: image.storage_key for field, image in loaded.items() if image.storage_key},
             price_micros=draft.price_micros,
             input_refs={"voices": draft.voice_refs} if draft.voice_refs else None,

@@ -1,5 +1,8 @@
 """Files clients upload to use as inputs (WaveSpeed-compatible): stored under `uploads/`, owned by one
-key, expiring after a while; the download URLs this server issues are read straight from storage."""
+key, expiring after a while; the download URLs this server issues are read straight from storage.
+
+An image is checked once, when it arrives: where its whole file is intact, its facts (format, upright size) are
+kept with it, and a submit that uses it applies the image rules to those facts without reading the file."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import PurePosixPath
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from reelserve.errors import InputError, NotFound, PermissionDenied
+from reelserve.media.image import LIGHT_PIXELS, ImageFacts, intact_facts
 from reelserve.media.sniff import describe_content, media_kinds
 from reelserve.service.keys import KeyInfo
 from reelserve.sizes import format_bytes
@@ -48,6 +52,8 @@ class IssuedUpload:
 class LocatedUpload:
     storage_key: str
     size: int
+    image_facts: ImageFacts | None
+    """Where it is an image found intact when it arrived."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,7 @@ class UploadService:
         _check_content(data, kind, media_type, param="file")
         upload = self._new(key, name, media_type, kind, declared_size=None)
         self.storage.put_bytes(upload.storage_key, data)
-        upload.size = len(data)
-        upload.status = "complete"
+        _complete(upload, data)
         with self.database.session() as session:
             upload_store.add(session, upload)
         return self._view(upload)
@@ -139,8 +144,7 @@ class UploadService:
                     raise InputError("the uploaded file is empty")
                 _check_content(data, upload.kind, upload.content_type)
                 self.storage.put_bytes(upload.storage_key, data)
-                upload.size = len(data)
-                upload.status = "complete"
+                _complete(upload, data)
                 return self._view(upload)
         except Exception:
             self.release(upload_id)
@@ -175,7 +179,10 @@ class UploadService:
             raise _upload_gone(param)
         if upload.key_id != key.id:
             raise InputError(f"{param}: this upload belongs to another API key", param=param)
-        return LocatedUpload(storage_key, upload.size or 0)
+        facts = None
+        if upload.image_format is not None:
+            facts = ImageFacts(upload.image_format, upload.image_width, upload.image_height, upload.size)
+        return LocatedUpload(storage_key, upload.size or 0, facts)
 
     def read_located(self, storage_key: str, param: str) -> bytes:
         try:
@@ -208,6 +215,15 @@ class UploadService:
             size=upload.size, download_path=self.signer.signed_path_until(upload.storage_key, expires),
             expires_at=upload.expires_at,
         )
+
+
+def _complete(upload: Upload, data: bytes) -> None:
+    """Marks the upload received, with the facts of an image found intact."""
+    upload.size = len(data)
+    upload.status = "complete"
+    facts = intact_facts(data, most_pixels_decoded=LIGHT_PIXELS) if upload.kind == "image" else None
+    if facts is not None:
+        upload.image_format, upload.image_width, upload.image_height = facts.format, facts.width, facts.height
 
 
 def _classify(filename: str | None, content_type: str | None) -> tuple[str, str, str]:

@@ -222,6 +222,10 @@ class Upload(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    image_format: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    """For an image found intact when it arrived: its format and upright size (media.image.ImageFacts)."""
+    image_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    image_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Voice(Base):

@@ -40,7 +40,9 @@ def release(session: Session, upload_id: str) -> None:
     )
 
 
-_OWNER_AND_STATUS = select(Upload.key_id, Upload.status, Upload.size).where(Upload.id == bindparam("upload_id"))
+_OWNER_AND_STATUS = select(
+    Upload.key_id, Upload.status, Upload.size, Upload.image_format, Upload.image_width, Upload.image_height
+).where(Upload.id == bindparam("upload_id"))
 
 
 def owner_and_status(database: Database, upload_id: str) -> Any | None:

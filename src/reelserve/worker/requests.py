@@ -1,22 +1,20 @@
-"""From stored request parameters (and decoded images) to what an engine is given."""
+"""From stored request parameters (and decoded images, or their facts at submit) to what an engine is given."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
-from reelserve.engines.base import GenerationRequest, Segment
+from reelserve.engines.base import GenerationRequest, ImageT, Segment
 from reelserve.speech.script import Script
 
 
 def generation_request(
     params: dict[str, Any],
-    image: Image.Image | None,
-    end_image: Image.Image | None,
+    image: ImageT | None,
+    end_image: ImageT | None,
     voice_samples: list[Path] | None = None,
-) -> GenerationRequest:
+) -> GenerationRequest[ImageT]:
     return GenerationRequest(
         prompt=params["prompt"],
         segments=[Segment(prompt=prompt, duration=seconds) for prompt, seconds in params["segments"]],

@@ -16,6 +16,7 @@ import uuid
 import weakref
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from reelserve.engines.base import (
     StopCheck,
 )
 from reelserve.errors import InputError
+from reelserve.media.image import ImageFacts
 from reelserve.resident import Progress, ResidentWorker, WorkerFailed, WorkerStopped
 
 from .families import get_family
@@ -123,11 +125,11 @@ class DiffusersEngine:
 
     # Requests --------------------------------------------------------------------------------------
 
-    def check(self, request: GenerationRequest) -> None:
+    def check(self, request: GenerationRequest[ImageFacts]) -> None:
         """Raise InputError for anything this route's family cannot do, saying what and why."""
         self.plan(request)
 
-    def plan(self, request: GenerationRequest) -> VideoPlan:
+    def plan(self, request: GenerationRequest[Any]) -> VideoPlan:
         family = self.family
         speaks = request.script is not None and request.script.speaks
         if request.sound and not family.sound and not speaks:

@@ -21,6 +21,7 @@ from reelserve.engines.motion.camera import parse_camera_move
 from reelserve.engines.motion.path import CameraState, CameraTimeline, plan_camera
 from reelserve.engines.motion.render import OUTPUT_SIZES, FrameRenderer, opencv, output_size
 from reelserve.errors import InputError
+from reelserve.media.image import ImageFacts
 from reelserve.media.video import Yuv420pPlanes
 
 FPS = 24
@@ -38,7 +39,7 @@ class MotionEngine:
     def start(self) -> None:
         opencv()  # loaded with the workers, so that their first job does not wait for it
 
-    def check(self, request: GenerationRequest) -> None:
+    def check(self, request: GenerationRequest[ImageFacts]) -> None:
         if request.image is None:
             raise InputError(NEEDS_IMAGE, param="image")
         if request.aspect_ratio not in OUTPUT_SIZES:

@@ -37,6 +37,7 @@ from reelserve.engines.upstream.provider import JobState, ProviderAdapter, Provi
 from reelserve.engines.upstream.replicate import ReplicateProvider
 from reelserve.engines.upstream.v3 import V3Provider
 from reelserve.errors import InputError
+from reelserve.media.image import ImageFacts
 from reelserve.net.fetch import fetch_to_file
 from reelserve.net.provider_http import ProviderHttp
 
@@ -68,7 +69,7 @@ class UpstreamEngine:
         if self._adapter is None:
             self._adapter = self._build_adapter()
 
-    def check(self, request: GenerationRequest) -> None:
+    def check(self, request: GenerationRequest[ImageFacts]) -> None:
         if request.voice_samples:
             raise InputError(f"{self._label} cannot use reelserve's custom voices", param="voice_list")
 
