@@ -10,7 +10,10 @@ Lost workers: a running prediction is lost when no procrastinate worker with a l
 `stalled_seconds`) holds its job; that is the one test (`lost`). The lifecycle then requeues it (a new job, with a
 higher priority) or gives it up, in the transaction that also ends the stalled procrastinate job (`release_lost`).
 The recovery runs as a procrastinate periodic task in a maintenance queue that every consumer serves, with a
-`lock` and a `queueing_lock`, so that one runs at a time across all machines (`schedule`).
+`queueing_lock` (at most one run waits) and no `lock`: a run that a killed worker left `doing` would hold a lock for
+good, and the recovery that could release it could never run again. Runs on two machines may overlap; the recovery
+locks the rows it changes. Each run, and each consumer as it starts, first ends the maintenance runs whose worker
+is gone (`release_stalled_maintenance`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ _LOST = text(
     "SELECT p.id, p.worker_id FROM predictions AS p WHERE p.status = :processing AND NOT EXISTS ("
     " SELECT 1 FROM procrastinate_jobs AS j JOIN procrastinate_workers AS w ON w.id = j.worker_id"
     " WHERE j.lock = p.id AND j.status = 'doing'"
+    " AND w.last_heartbeat >= now() - make_interval(secs => :stalled))"
+)
+_RELEASE_STALLED_MAINTENANCE = text(
+    "SELECT procrastinate_finish_job_v1(j.id, 'failed', false) FROM procrastinate_jobs AS j"
+    " WHERE j.queue_name = :queue AND j.status = 'doing' AND NOT EXISTS ("
+    " SELECT 1 FROM procrastinate_workers AS w WHERE w.id = j.worker_id"
     " AND w.last_heartbeat >= now() - make_interval(secs => :stalled))"
 )
 _RELEASE = text(
@@ -110,10 +119,19 @@ class ProcrastinateQueue:
             connection.execute(_RELEASE, {"predictions": [job.prediction_id for job in jobs]})
 
     def schedule(self, name: str, every_seconds: float, task: Callable[[], object]) -> bool:
-        """Runs `task` every `every_seconds` (rounded to a divisor of a minute) on one of the consumers, one run
-        at a time whatever the number of machines. Register before consumers start."""
+        """Runs `task` every `every_seconds` (rounded to a divisor of a minute) on one of the consumers; a run on
+        another machine may overlap it, so `task` must be safe to run twice at once. Register before consumers
+        start."""
         self.periodic.append((name, every_seconds, task))
         return True
+
+    def release_stalled_maintenance(self) -> int:
+        """Ends, failed, the periodic runs whose worker is gone (killed mid-run); how many."""
+        with self.database.write() as connection:
+            ended = connection.execute(
+                _RELEASE_STALLED_MAINTENANCE, {"queue": MAINTENANCE_QUEUE, "stalled": self.stalled_seconds}
+            )
+            return len(ended.all())
 
     def adopt_embedded(self) -> int:
         """Jobs left waiting in the embedded queue (a database that used it before) move to procrastinate."""
@@ -200,6 +218,7 @@ class ProcrastinateConsumer(WatchedConsumer):
                 Worker(app, queues=self.queues, name=self.worker_name, concurrency=self.concurrency, **common)
             ]
             if self.queue.periodic:
+                await loop.run_in_executor(None, self.queue.release_stalled_maintenance)
                 self._workers.append(
                     Worker(app, queues=[MAINTENANCE_QUEUE], name=f"{self.worker_name}-maintenance", concurrency=1,
                            **common)
@@ -219,12 +238,19 @@ class ProcrastinateConsumer(WatchedConsumer):
         app = App(connector=PsycopgConnector(conninfo=self.queue.conninfo, min_size=1, max_size=self.concurrency + 4))
         app.task(name=RUN_TASK, pass_context=True)(self._run_task)
         for name, every, task in self.queue.periodic:
-            lock = f"reelserve.{name}"
+            task_name = f"reelserve.{name}"
             periodic = app.task(
-                name=lock, queue=MAINTENANCE_QUEUE, lock=lock, queueing_lock=lock, pass_context=False
-            )(_periodic_task(task))
+                name=task_name, queue=MAINTENANCE_QUEUE, queueing_lock=task_name, pass_context=False
+            )(self._periodic_run(task))
             app.periodic(cron=cron_every(every), periodic_id=name)(periodic)
         return app
+
+    def _periodic_run(self, task: Callable[[], object]) -> Callable[[int], None]:
+        def run(timestamp: int) -> None:
+            self.queue.release_stalled_maintenance()
+            task()
+
+        return run
 
     def _run_task(self, context: Any, prediction_id: str) -> None:
         worker_id = f"{self.worker_name}-j{context.job.id}"
@@ -234,10 +260,3 @@ class ProcrastinateConsumer(WatchedConsumer):
         if job is None:
             return  # cancelled, deleted, or run by another worker already
         self._run_watched(job, worker_id)
-
-
-def _periodic_task(task: Callable[[], object]) -> Callable[[int], None]:
-    def run(timestamp: int) -> None:
-        task()
-
-    return run
