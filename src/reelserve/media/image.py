@@ -72,7 +72,7 @@ whole decode, which pauses every other thread of the process, the event loop's t
 
 def decode_image(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
     """The image in `data` as RGB, upright per its EXIF orientation, transparency flattened onto white."""
-    return decode_opened(_opened_within_rules(data, rules, param), rules, param=param)
+    return decode_opened(_opened_within_rules(data, rules, param)[0], rules, param=param)
 
 
 def decode_opened(image: Image.Image, rules: ImageRules, *, param: str) -> Image.Image:
@@ -96,7 +96,7 @@ def check_image(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
     whose chunks are intact but whose compressed pixels are not, an EXIF orientation stored after the
     pixels that turns the image outside the rules) decode_image finds when the job runs.
     """
-    return verify_opened(_opened_within_rules(data, rules, param), data, param=param)
+    return verify_opened(_opened_within_rules(data, rules, param)[0], data, param=param)
 
 
 def verify_opened(image: Image.Image, data: bytes, *, param: str) -> Image.Image:
@@ -127,8 +127,9 @@ def check_verdict(data: bytes, rules: ImageRules, param: str) -> tuple[str, str 
     return None
 
 
-def open_checked(data: bytes, rules: ImageRules, *, param: str) -> Image.Image:
-    """The image opened from its header, once check_image passed it (elsewhere)."""
+def open_checked(data: bytes, rules: ImageRules, *, param: str) -> tuple[Image.Image, ImageFacts]:
+    """The image opened from its header, and its facts, refused where they break the rules; its integrity is
+    verify_opened's (or check_image's, elsewhere) to check."""
     return _opened_within_rules(data, rules, param)
 
 
@@ -186,13 +187,14 @@ def pixels_decoded_to_verify(image: Image.Image) -> int:
     return width * height
 
 
-def _opened_within_rules(data: bytes, rules: ImageRules, param: str) -> Image.Image:
+def _opened_within_rules(data: bytes, rules: ImageRules, param: str) -> tuple[Image.Image, ImageFacts]:
     if not data:
         raise InputError(f"{param} is empty", param)
     _check_byte_size(len(data), rules, param)
     image = _open(data, rules, param)
-    _check_dimensions(*_upright_size(image), rules, param)
-    return image
+    facts = facts_of(image, len(data))
+    _check_dimensions(facts.width, facts.height, rules, param)
+    return image, facts
 
 
 def _check_byte_size(size: int, rules: ImageRules, param: str) -> None:

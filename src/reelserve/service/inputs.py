@@ -20,7 +20,6 @@ from reelserve.media.image import (
     check_verdict,
     decode_inline_image,
     decode_opened,
-    facts_of,
     open_checked,
     pixels_decoded_to_verify,
     pixels_to_decode,
@@ -118,8 +117,7 @@ class ImageLoader:
         else:
             assert source.url is not None
             data = fetch_url(source.url, self.policy, param=param).data
-        image = open_checked(data, self.rules, param=param)
-        facts = facts_of(image, len(data))
+        image, facts = open_checked(data, self.rules, param=param)
         if pixels:
             image = decode_opened(image, self.rules, param=param)
         elif self.heavy_checks is not None and pixels_decoded_to_verify(image) > LIGHT_PIXELS:

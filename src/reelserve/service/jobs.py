@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from reelserve.errors import InputError, InsufficientBalance, RateLimited
+from reelserve.errors import InsufficientBalance, RateLimited
 from reelserve.jobs import admission
 from reelserve.jobs.queue import JobQueue
 from reelserve.observe import job_events
 from reelserve.service.keys import KeyInfo
 from reelserve.service.money import format_usd
+from reelserve.service.uploads import upload_gone
 from reelserve.service.views import PredictionView, view_of
 from reelserve.storage.base import Storage
 from reelserve.store import accounts as account_store
@@ -219,7 +220,7 @@ class JobIntake:
         try:
             self.storage.put_bytes(target, self.storage.read_bytes(job.input_sources[name]))
         except FileNotFoundError:
-            raise InputError(f"{name}: this upload has expired or was never completed", param=name) from None
+            raise upload_gone(name) from None
 
     def _remove_all_inputs(self, entries: Sequence[_Entry]) -> None:
         for entry in entries:

@@ -176,7 +176,7 @@ class UploadService:
         upload_id = PurePosixPath(storage_key).parts[1]  # a key this server signed: uploads/<id>/<name>
         upload = upload_store.owner_and_status(self.database, upload_id)
         if upload is None or upload.status != "complete":
-            raise _upload_gone(param)
+            raise upload_gone(param)
         if upload.key_id != key.id:
             raise InputError(f"{param}: this upload belongs to another API key", param=param)
         facts = None
@@ -188,7 +188,7 @@ class UploadService:
         try:
             return self.storage.read_bytes(storage_key)
         except FileNotFoundError:
-            raise _upload_gone(param) from None
+            raise upload_gone(param) from None
 
     def purge_expired(self, now: datetime | None = None) -> int:
         removed = 0
@@ -267,5 +267,6 @@ def _safe_filename(filename: str) -> str:
     return cleaned[-100:]
 
 
-def _upload_gone(param: str) -> InputError:
+def upload_gone(param: str) -> InputError:
+    """The refusal of an upload URL whose file is gone (expired, or never completed)."""
     return InputError(f"{param}: this upload has expired or was never completed", param=param)
