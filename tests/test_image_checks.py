@@ -293,6 +293,14 @@ def test_raw_base64_with_line_breaks_is_decoded() -> None:
     assert decode_inline_image(wrapped, param="image") == PNG
 
 
+@pytest.mark.parametrize("space", ["\r\n", "\t", " ", "\u00a0", "\u2003", "\u3000", "\x1c", "\u2028"])
+def test_any_unicode_whitespace_inside_base64_is_ignored(space: str) -> None:
+    encoded = base64.b64encode(PNG).decode()
+    spaced = space + space.join(encoded[i : i + 60] for i in range(0, len(encoded), 60)) + space
+    assert decode_inline_image(spaced, param="image") == PNG
+    assert decode_inline_image(f"data:image/png;base64,{spaced}", param="image") == PNG
+
+
 def test_urlsafe_base64_without_padding_is_decoded() -> None:
     data = PNG + b"\xfb\xff"  # bytes that need '-' and '_' in the URL-safe alphabet
     urlsafe = base64.urlsafe_b64encode(data).decode().rstrip("=")
