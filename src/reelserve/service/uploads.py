@@ -179,10 +179,11 @@ class UploadService:
             raise upload_gone(param)
         if upload.key_id != key.id:
             raise InputError(f"{param}: this upload belongs to another API key", param=param)
+        size = upload.size or 0
         facts = None
         if upload.image_format is not None:
-            facts = ImageFacts(upload.image_format, upload.image_width, upload.image_height, upload.size)
-        return LocatedUpload(storage_key, upload.size or 0, facts)
+            facts = ImageFacts(upload.image_format, upload.image_width, upload.image_height, size)
+        return LocatedUpload(storage_key, size, facts)
 
     def read_located(self, storage_key: str, param: str) -> bytes:
         try:
